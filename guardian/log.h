@@ -1,0 +1,20 @@
+/* log.h: the daemon's and guardctl's logging: to stderr, with a level,
+ * and (for the daemon) a prefix systemd's journal understands. */
+#pragma once
+
+#include <stdarg.h>
+
+enum log_level { LOG_LVL_ERR = 3, LOG_LVL_WARN = 4, LOG_LVL_NOTICE = 5, LOG_LVL_INFO = 6, LOG_LVL_DEBUG = 7 };
+
+void log_setup(const char *ident, enum log_level max, int journal_prefix);
+void log_emit(enum log_level lvl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Logs and returns -abs(err) so callers can `return log_errno(r, ...)`. */
+int log_errno_emit(enum log_level lvl, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+#define log_error(...) log_emit(LOG_LVL_ERR, __VA_ARGS__)
+#define log_warning(...) log_emit(LOG_LVL_WARN, __VA_ARGS__)
+#define log_notice(...) log_emit(LOG_LVL_NOTICE, __VA_ARGS__)
+#define log_info(...) log_emit(LOG_LVL_INFO, __VA_ARGS__)
+#define log_debug(...) log_emit(LOG_LVL_DEBUG, __VA_ARGS__)
+#define log_error_errno(err, ...) log_errno_emit(LOG_LVL_ERR, (err), __VA_ARGS__)
+#define log_warning_errno(err, ...) log_errno_emit(LOG_LVL_WARN, (err), __VA_ARGS__)

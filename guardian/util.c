@@ -1,0 +1,124 @@
+/* util.c: strict number parsing, clocks, string arrays and full writes,
+ * shared by the daemon, guardctl and the tests. */
+#include "util.h"
+
+#include <ctype.h>
+#include <time.h>
+
+int parse_u64(const char *s, uint64_t *ret)
+{
+	char *end = NULL;
+	unsigned long long v;
+
+	if (!s || !isdigit((unsigned char)*s))
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno == ERANGE)
+		return -ERANGE;
+	if (errno || end == s)
+		return -EINVAL;
+	if (*end == '\n')
+		end++;
+	if (*end != '\0')
+		return -EINVAL;
+	*ret = v;
+	return 0;
+}
+
+int parse_i64(const char *s, int64_t *ret)
+{
+	char *end = NULL;
+	long long v;
+
+	if (!s || !(*s == '-' || *s == '+' || isdigit((unsigned char)*s)))
+		return -EINVAL;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno == ERANGE)
+		return -ERANGE;
+	if (errno || end == s)
+		return -EINVAL;
+	if (*end == '\n')
+		end++;
+	if (*end != '\0')
+		return -EINVAL;
+	*ret = v;
+	return 0;
+}
+
+static usec_t now_clock(clockid_t id)
+{
+	struct timespec ts;
+
+	clock_gettime(id, &ts);
+	return (usec_t)ts.tv_sec * USEC_PER_SEC + (usec_t)ts.tv_nsec / 1000;
+}
+
+usec_t now_monotonic(void) { return now_clock(CLOCK_MONOTONIC); }
+usec_t now_realtime(void) { return now_clock(CLOCK_REALTIME); }
+
+void format_rfc3339(usec_t realtime, char *buf, size_t len)
+{
+	time_t secs = (time_t)(realtime / USEC_PER_SEC);
+	unsigned ms = (unsigned)((realtime % USEC_PER_SEC) / USEC_PER_MSEC);
+	struct tm tm;
+	char base[24];
+
+	gmtime_r(&secs, &tm);
+	strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(buf, len, "%s.%03uZ", base, ms);
+}
+
+void strv_free(char **v)
+{
+	if (!v)
+		return;
+	for (char **p = v; *p; p++)
+		free(*p);
+	free(v);
+}
+
+size_t strv_length(char *const *v)
+{
+	size_t n = 0;
+
+	while (v && v[n])
+		n++;
+	return n;
+}
+
+char **strv_copy(char *const *v)
+{
+	size_t n = strv_length(v);
+	char **c = calloc(n + 1, sizeof(char *));
+
+	if (!c)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		c[i] = strdup(v[i]);
+		if (!c[i]) {
+			strv_free(c);
+			return NULL;
+		}
+	}
+	return c;
+}
+
+int write_all(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}

@@ -1,0 +1,323 @@
+/* policy.c: loading policies: files and directories read safely (size,
+ * mode), parsed, compiled; diagnostics collected; policies freed. */
+#include "policy-internal.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <sys/stat.h>
+
+/* A policy is a page of YAML; anything near this is a mistake or an attack
+ * on the parser. */
+#define POLICY_FILE_MAX (1024 * 1024)
+
+void diag_add(struct diag *d, const char *file, unsigned line, unsigned col, const char *fmt, ...)
+{
+	_cleanup_free_ char *msg = NULL;
+	char *full = NULL, **msgs;
+	va_list ap;
+	int r;
+
+	if (!d)
+		return;
+	va_start(ap, fmt);
+	r = vasprintf(&msg, fmt, ap);
+	va_end(ap);
+	if (r < 0) {
+		msg = NULL;
+		return;
+	}
+	if (line)
+		r = asprintf(&full, "%s:%u:%u: %s", file, line, col, msg);
+	else
+		r = asprintf(&full, "%s: %s", file, msg);
+	if (r < 0)
+		return;
+	msgs = realloc(d->msgs, (d->n + 1) * sizeof(*msgs));
+	if (!msgs) {
+		free(full);
+		return;
+	}
+	d->msgs = msgs;
+	d->msgs[d->n++] = full;
+}
+
+void diag_free(struct diag *d)
+{
+	for (size_t i = 0; i < d->n; i++)
+		free(d->msgs[i]);
+	free(d->msgs);
+	d->msgs = NULL;
+	d->n = 0;
+}
+
+bool policy_mode_unsafe(mode_t mode, uid_t euid)
+{
+	/* Whoever can write a policy chooses the command root runs. */
+	return euid == 0 && (mode & (S_IWGRP | S_IWOTH));
+}
+
+static int read_fd(int fd, char **ret, size_t *ret_len)
+{
+	_cleanup_free_ char *buf = malloc(POLICY_FILE_MAX + 1);
+	size_t len = 0;
+
+	if (!buf)
+		return -ENOMEM;
+	while (len <= POLICY_FILE_MAX) {
+		ssize_t n = read(fd, buf + len, POLICY_FILE_MAX + 1 - len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	if (len > POLICY_FILE_MAX)
+		return -EFBIG;
+	buf[len] = '\0';
+	*ret = TAKE_PTR(buf);
+	*ret_len = len;
+	return 0;
+}
+
+static int read_policy_file(const char *path, char **ret, size_t *ret_len, struct diag *d)
+{
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	struct stat st;
+	int r;
+
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		r = -errno;
+		diag_add(d, path, 0, 0, "cannot read: %s", strerror(-r));
+		return r;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		diag_add(d, path, 0, 0, "not a regular file");
+		return -EINVAL;
+	}
+	if (policy_mode_unsafe(st.st_mode, geteuid())) {
+		diag_add(d, path, 0, 0,
+			 "refusing a policy writable by group or others (mode %04o) while running as root; "
+			 "run chmod go-w %s",
+			 (unsigned)(st.st_mode & 07777), path);
+		return -EPERM;
+	}
+	r = read_fd(fd, ret, ret_len);
+	if (r == -EFBIG)
+		diag_add(d, path, 0, 0, "larger than %d bytes; not a policy", POLICY_FILE_MAX);
+	else if (r < 0)
+		diag_add(d, path, 0, 0, "cannot read: %s", strerror(-r));
+	return r;
+}
+
+static void position_of(const char *msg, size_t skip, unsigned long *ret_line, unsigned long *ret_col)
+{
+	char *end = NULL;
+
+	*ret_line = strtoul(msg + skip, &end, 10);
+	*ret_col = *end == ':' ? strtoul(end + 1, NULL, 10) : 0;
+}
+
+/* Checks run section by section; the user reads top to bottom. Stable
+ * insertion sort of this file's messages (from start) by line and column. */
+static void diag_sort(struct diag *d, size_t start, const char *path)
+{
+	size_t skip = strlen(path) + 1;
+
+	for (size_t i = start + 1; d && i < d->n; i++) {
+		char *m = d->msgs[i];
+		unsigned long l, c, pl, pc;
+		size_t j = i;
+
+		position_of(m, skip, &l, &c);
+		for (; j > start; j--) {
+			position_of(d->msgs[j - 1], skip, &pl, &pc);
+			if (pl < l || (pl == l && pc <= c))
+				break;
+			d->msgs[j] = d->msgs[j - 1];
+		}
+		d->msgs[j] = m;
+	}
+}
+
+int policy_load_file(const char *path, struct policy **ret, struct diag *d)
+{
+	_cleanup_ynode_ struct ynode *root = NULL;
+	_cleanup_free_ char *buf = NULL;
+	struct pctx c = { .file = path, .d = d };
+	struct yerror yerr;
+	struct policy *p;
+	size_t len = 0, start;
+	int r;
+
+	r = read_policy_file(path, &buf, &len, d);
+	if (r < 0)
+		return r;
+	r = ynode_parse(buf, len, &root, &yerr);
+	if (r < 0) {
+		diag_add(d, path, yerr.line, yerr.col, "yaml: %s", yerr.msg);
+		return r;
+	}
+	p = calloc(1, sizeof(*p));
+	if (!p || !(p->path = strdup(path))) {
+		free(p);
+		diag_add(d, path, 0, 0, "out of memory");
+		return -ENOMEM;
+	}
+	start = d ? d->n : 0;
+	r = policy_compile(&c, root, p);
+	if (r < 0) {
+		diag_sort(d, start, path);
+		policy_free(p);
+		return -EINVAL;
+	}
+	*ret = p;
+	return 0;
+}
+
+static int policy_name_filter(const struct dirent *de)
+{
+	const char *dot = strrchr(de->d_name, '.');
+
+	if (de->d_name[0] == '.' || !dot || dot == de->d_name)
+		return 0;
+	return strcmp(dot, ".yaml") == 0 || strcmp(dot, ".yml") == 0;
+}
+
+/* Byte order, not the locale's: load order must not change with LANG. */
+static int policy_name_cmp(const struct dirent **a, const struct dirent **b)
+{
+	return strcmp((*a)->d_name, (*b)->d_name);
+}
+
+static void free_dirents(struct dirent **v, int n)
+{
+	for (int i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+/* Service names are cgroup names: two files must not claim one. */
+static int check_unique(struct policy **v, size_t n, struct diag *d)
+{
+	int r = 0;
+
+	for (size_t j = 1; j < n; j++)
+		for (size_t i = 0; i < j; i++)
+			if (strcmp(v[i]->service, v[j]->service) == 0) {
+				diag_add(d, v[j]->path, v[j]->service_line, v[j]->service_col,
+					 "service: '%s' is already defined in %s:%u:%u", v[j]->service, v[i]->path,
+					 v[i]->service_line, v[i]->service_col);
+				r = -EINVAL;
+				break;
+			}
+	return r;
+}
+
+static int load_entries(const char *dir, struct dirent **ents, int n, struct policy **v, size_t *ret_n,
+			struct diag *d)
+{
+	const char *sep = dir[0] && dir[strlen(dir) - 1] == '/' ? "" : "/";
+	size_t k = 0;
+	int r = 0;
+
+	for (int i = 0; i < n; i++) {
+		_cleanup_free_ char *path = NULL;
+
+		if (asprintf(&path, "%s%s%s", dir, sep, ents[i]->d_name) < 0) {
+			path = NULL;
+			r = -ENOMEM;
+			break;
+		}
+		/* Keep going after a bad file: the user fixes all of them at once. */
+		if (policy_load_file(path, &v[k], d) < 0)
+			r = -EINVAL;
+		else
+			k++;
+	}
+	*ret_n = k;
+	return r;
+}
+
+int policy_load_dir(const char *dir, struct policy ***ret, size_t *ret_n, struct diag *d)
+{
+	struct dirent **ents = NULL;
+	struct policy **v;
+	size_t k = 0;
+	int n, r;
+
+	*ret = NULL;
+	*ret_n = 0;
+	n = scandir(dir, &ents, policy_name_filter, policy_name_cmp);
+	if (n < 0) {
+		r = -errno;
+		diag_add(d, dir, 0, 0, "cannot read directory: %s", strerror(-r));
+		return r;
+	}
+	v = calloc((size_t)n + 1, sizeof(*v));
+	if (!v) {
+		free_dirents(ents, n);
+		return -ENOMEM;
+	}
+	r = load_entries(dir, ents, n, v, &k, d);
+	free_dirents(ents, n);
+	if (check_unique(v, k, d) < 0 && r == 0)
+		r = -EINVAL;
+	if (r < 0) {
+		policy_freev(v, k);
+		return r;
+	}
+	*ret = v;
+	*ret_n = k;
+	return 0;
+}
+
+static void health_free(struct health_check *h)
+{
+	free(h->url);
+	free(h->host);
+	free(h->path);
+	free(h->contains);
+	strv_free(h->exec);
+}
+
+void policy_free(struct policy *p)
+{
+	if (!p)
+		return;
+	free(p->path);
+	free(p->service);
+	strv_free(p->command);
+	free(p->user);
+	free(p->group);
+	free(p->working_directory);
+	for (size_t i = 0; i < p->n_environment; i++) {
+		free(p->environment[i].name);
+		free(p->environment[i].value);
+	}
+	free(p->environment);
+	free(p->rlimits);
+	strv_free(p->stop.command);
+	free(p->output.file);
+	for (size_t i = 0; i < p->n_health; i++)
+		health_free(&p->health[i]);
+	free(p->health);
+	for (size_t i = 0; i < p->n_rules; i++) {
+		free(p->rules[i].name);
+		strv_free(p->rules[i].exec);
+	}
+	free(p->rules);
+	free(p);
+}
+
+void policy_freev(struct policy **v, size_t n)
+{
+	if (!v)
+		return;
+	for (size_t i = 0; i < n; i++)
+		policy_free(v[i]);
+	free(v);
+}

@@ -1,0 +1,17 @@
+/* oomkill.h: the event oomkill.bpf.c sends through its ring buffer, shared
+ * by the BPF program and the daemon's loader. */
+#pragma once
+
+#define OOMKILL_COMM_LEN 16
+
+struct oomkill_event {
+	int pid;            /* the victim */
+	unsigned int uid;   /* 0 when the kernel's tracepoint has no uid */
+	int oom_score_adj;
+	int has_details;    /* comm/rss fields below are valid */
+	unsigned long total_vm;   /* pages */
+	unsigned long anon_rss;   /* KiB */
+	unsigned long file_rss;   /* KiB */
+	unsigned long shmem_rss;  /* KiB */
+	char comm[OOMKILL_COMM_LEN];
+};

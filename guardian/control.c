@@ -1,0 +1,328 @@
+/* control.c: the control socket. A request is one JSON object on one line,
+ * e.g. {"command":"status","service":"web"}; the answer is one JSON line. */
+#include "control.h"
+
+#include <grp.h>
+#include <stdarg.h>
+#include <json-c/json.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include "log.h"
+
+/* A request line larger than this is refused: commands are short. */
+#define REQUEST_MAX 65536
+
+struct control {
+	struct loop *loop;
+	struct supervisor *sup;
+	struct control_config cfg;
+	int fd;
+	struct loop_source *src;
+};
+
+struct caller {
+	pid_t pid;
+	uid_t uid;
+	gid_t gid;
+};
+
+static bool caller_is_admin(const struct control *c, const struct caller *who)
+{
+	gid_t groups[256];
+	int n;
+	char path[64];
+	FILE *f;
+	char line[1024];
+
+	if (who->uid == 0)
+		return true;
+	if (c->cfg.admin_gid == (gid_t)-1)
+		return false;
+	if (who->gid == c->cfg.admin_gid)
+		return true;
+	/* Supplementary groups of the caller, from /proc/PID/status. */
+	snprintf(path, sizeof(path), "/proc/%d/status", who->pid);
+	f = fopen(path, "re");
+	if (!f)
+		return false;
+	n = 0;
+	while (fgets(line, sizeof(line), f)) {
+		char *p, *end;
+
+		if (strncmp(line, "Groups:", 7) != 0)
+			continue;
+		for (p = line + 7; n < (int)ARRAY_SIZE(groups); p = end) {
+			unsigned long g = strtoul(p, &end, 10);
+			if (end == p)
+				break;
+			groups[n++] = (gid_t)g;
+		}
+	}
+	fclose(f);
+	for (int i = 0; i < n; i++)
+		if (groups[i] == c->cfg.admin_gid)
+			return true;
+	return false;
+}
+
+static void add_u64(struct json_object *o, const char *key, int dirfd, const char *attr)
+{
+	uint64_t v;
+
+	if (dirfd < 0 || cgfs_read_u64(dirfd, attr, &v) < 0)
+		json_object_object_add(o, key, NULL);
+	else if (v == CGFS_MAX)
+		json_object_object_add(o, key, json_object_new_string("max"));
+	else
+		json_object_object_add(o, key, json_object_new_uint64(v));
+}
+
+static void add_memory(struct json_object *o, const struct service *svc)
+{
+	uint64_t cur, inactive, oom = 0;
+	struct cgfs_psi psi;
+
+	add_u64(o, "memory_current", svc->cgfd, "memory.current");
+	add_u64(o, "memory_high", svc->cgfd, "memory.high");
+	add_u64(o, "memory_max", svc->cgfd, "memory.max");
+	if (svc->cgfd >= 0 && cgfs_read_u64(svc->cgfd, "memory.current", &cur) == 0 &&
+	    cgfs_read_keyed(svc->cgfd, "memory.stat", "inactive_file", &inactive) == 0)
+		json_object_object_add(o, "working_set",
+				       json_object_new_uint64(cur > inactive ? cur - inactive : 0));
+	else
+		json_object_object_add(o, "working_set", NULL);
+	if (svc->cgfd >= 0)
+		(void)cgfs_read_keyed(svc->cgfd, "memory.events", "oom_kill", &oom);
+	json_object_object_add(o, "oom_kills", json_object_new_uint64(oom));
+	if (svc->cgfd >= 0 && cgfs_read_psi(svc->cgfd, "memory.pressure", &psi) == 0) {
+		json_object_object_add(o, "psi_some_avg10", json_object_new_double(psi.some.avg10));
+		json_object_object_add(o, "psi_full_avg10", json_object_new_double(psi.full.avg10));
+	}
+}
+
+static struct json_object *service_status(const struct service *svc)
+{
+	struct json_object *o = json_object_new_object(), *e = json_object_new_object();
+	char ts[40];
+
+	json_object_object_add(o, "name", json_object_new_string(svc->policy->service));
+	json_object_object_add(o, "state", json_object_new_string(service_state_to_string(svc->state)));
+	json_object_object_add(o, "pid", json_object_new_int(svc->pid));
+	json_object_object_add(o, "cgroup", json_object_new_string(svc->cgroup));
+	json_object_object_add(o, "restarts", json_object_new_int(svc->restarts));
+	json_object_object_add(o, "uptime_ms",
+			       json_object_new_int64(svc->state == SVC_RUNNING && svc->started_mono
+							     ? (int64_t)((now_monotonic() - svc->started_mono) / 1000)
+							     : 0));
+	add_memory(o, svc);
+	json_object_object_add(e, "cause", json_object_new_string(exit_cause_to_string(svc->last_exit.cause)));
+	json_object_object_add(e, "code", json_object_new_int(svc->last_exit.code));
+	if (svc->last_exit.at) {
+		format_rfc3339(svc->last_exit.at, ts, sizeof(ts));
+		json_object_object_add(e, "time", json_object_new_string(ts));
+	}
+	json_object_object_add(o, "last_exit", e);
+	return o;
+}
+
+struct json_object *control_status(struct supervisor *sup, const char *only,
+				   const struct control_config *cfg)
+{
+	struct json_object *o = json_object_new_object(), *arr = json_object_new_array();
+
+	json_object_object_add(o, "ok", json_object_new_boolean(1));
+	json_object_object_add(o, "version", json_object_new_string(GUARDIAN_VERSION));
+	json_object_object_add(o, "cgroup_parent", json_object_new_string(sup->parent));
+	json_object_object_add(o, "dry_run", json_object_new_boolean(sup->cfg.dry_run));
+	json_object_object_add(o, "bpf", json_object_new_string(cfg->bpf_status ? cfg->bpf_status : "off"));
+	json_object_object_add(o, "action_log", cfg->actions_path ? json_object_new_string(cfg->actions_path) : NULL);
+	for (size_t i = 0; i < sup->n_services; i++)
+		if (!only || strcmp(only, sup->services[i]->policy->service) == 0)
+			json_object_array_add(arr, service_status(sup->services[i]));
+	json_object_object_add(o, "services", arr);
+	return o;
+}
+
+__attribute__((format(printf, 1, 2)))
+static struct json_object *error_reply(const char *fmt, ...)
+{
+	va_list ap;
+	struct json_object *o = json_object_new_object();
+	char msg[512];
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	json_object_object_add(o, "ok", json_object_new_boolean(0));
+	json_object_object_add(o, "error", json_object_new_string(msg));
+	return o;
+}
+
+typedef struct json_object *(*command_fn)(struct control *c, struct service *svc);
+
+static struct json_object *cmd_start(struct control *c, struct service *svc)
+{
+	if (svc->state == SVC_GAVE_UP)
+		svc->state = SVC_STOPPED; /* an explicit start clears gave-up */
+	svc->restarts = 0;
+	svc->failures_in_row = 0;
+	memset(svc->restart_times, 0, (svc->restart_ring_len + 1) * sizeof(usec_t));
+	service_start(svc);
+	return control_status(c->sup, svc->policy->service, &c->cfg);
+}
+
+static struct json_object *cmd_stop(struct control *c, struct service *svc)
+{
+	service_stop(svc);
+	return control_status(c->sup, svc->policy->service, &c->cfg);
+}
+
+static const struct {
+	const char *name;
+	bool needs_admin;
+	bool needs_service;
+	command_fn fn;
+} commands[] = {
+	{ "status", false, false, NULL },
+	{ "start", true, true, cmd_start },
+	{ "stop", true, true, cmd_stop },
+};
+
+static struct json_object *handle(struct control *c, const struct caller *who, const char *line)
+{
+	struct json_object *req = json_tokener_parse(line), *v;
+	const char *cmd = NULL, *name = NULL;
+	struct json_object *reply = NULL;
+	struct service *svc = NULL;
+
+	if (!req || !json_object_is_type(req, json_type_object))
+		reply = error_reply("malformed request");
+	else {
+		if (json_object_object_get_ex(req, "command", &v))
+			cmd = json_object_get_string(v);
+		if (json_object_object_get_ex(req, "service", &v))
+			name = json_object_get_string(v);
+	}
+	for (size_t i = 0; !reply && i < ARRAY_SIZE(commands); i++) {
+		if (!cmd || strcmp(cmd, commands[i].name) != 0)
+			continue;
+		if ((commands[i].needs_admin && !caller_is_admin(c, who)) ||
+		    (!commands[i].needs_admin && !c->cfg.allow_read && !caller_is_admin(c, who)))
+			reply = error_reply("permission denied: '%s' needs root or the admin group", cmd);
+		else if (name && !(svc = supervisor_find(c->sup, name)))
+			reply = error_reply("no such service: %s", name);
+		else if (commands[i].needs_service && !svc)
+			reply = error_reply("'%s' needs a service name", cmd);
+		else if (!commands[i].fn)
+			reply = control_status(c->sup, name, &c->cfg);
+		else
+			reply = commands[i].fn(c, svc);
+	}
+	if (!reply)
+		reply = error_reply("unknown command '%s'", cmd ? cmd : "");
+	json_object_put(req);
+	return reply;
+}
+
+static int read_request(int fd, char **ret)
+{
+	_cleanup_free_ char *buf = malloc(REQUEST_MAX + 1);
+	size_t len = 0;
+
+	if (!buf)
+		return -ENOMEM;
+	/* The client sends its line and waits: a blocking read with a receive
+	 * timeout keeps a stuck client from holding the loop for long. */
+	while (len < REQUEST_MAX) {
+		ssize_t n = read(fd, buf + len, REQUEST_MAX - len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			break;
+		len += (size_t)n;
+		if (memchr(buf + len - n, '\n', (size_t)n))
+			break;
+	}
+	buf[len] = '\0';
+	*ret = TAKE_PTR(buf);
+	return 0;
+}
+
+static int on_client(struct loop_source *src, int fd, uint32_t revents, void *data)
+{
+	struct control *c = data;
+	_cleanup_close_ int cfd = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
+	_cleanup_free_ char *req = NULL;
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	struct timeval tv = { .tv_sec = 1 };
+	struct json_object *reply;
+	const char *out;
+	int r;
+
+	if (cfd < 0)
+		return errno == EAGAIN ? 0 : -errno;
+	if (getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+		return -errno;
+	setsockopt(cfd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(cfd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	r = read_request(cfd, &req);
+	if (r < 0)
+		return r;
+	reply = handle(c, &(struct caller){ .pid = cred.pid, .uid = cred.uid, .gid = cred.gid }, req);
+	out = json_object_to_json_string_ext(reply, JSON_C_TO_STRING_PLAIN);
+	r = write_all(cfd, out, strlen(out));
+	if (r == 0)
+		r = write_all(cfd, "\n", 1);
+	json_object_put(reply);
+	return r;
+}
+
+int control_new(struct loop *loop, struct supervisor *sup, const struct control_config *cfg,
+		struct control **ret)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	_cleanup_close_ int fd = -1;
+	struct control *c;
+	int r;
+
+	if (strlen(cfg->socket_path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(sa.sun_path, cfg->socket_path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	(void)unlink(cfg->socket_path);
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 64) < 0)
+		return -errno;
+	/* Everyone may connect; what each caller may do is checked per request. */
+	if (chmod(cfg->socket_path, 0666) < 0)
+		return -errno;
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	*c = (struct control){ .loop = loop, .sup = sup, .cfg = *cfg, .fd = -1 };
+	r = loop_add_fd(loop, fd, EPOLLIN, true, on_client, c, &c->src);
+	if (r < 0) {
+		free(c);
+		return r;
+	}
+	c->fd = TAKE_FD(fd);
+	*ret = c;
+	return 0;
+}
+
+void control_free(struct control *c)
+{
+	if (!c)
+		return;
+	loop_source_freep(&c->src);
+	if (c->cfg.socket_path)
+		(void)unlink(c->cfg.socket_path);
+	free(c);
+}

@@ -1,0 +1,26 @@
+/* control.h: the unix control socket: one JSON request per connection,
+ * checked with SO_PEERCRED, answered in order of arrival. */
+#pragma once
+
+#include <sys/types.h>
+
+#include "loop.h"
+#include "supervisor.h"
+
+struct control_config {
+	const char *socket_path;
+	gid_t admin_gid;   /* members may change state; (gid_t)-1: root only */
+	bool allow_read;   /* everyone may read status */
+	const char *bpf_status; /* what the BPF observers are doing, for status */
+	const char *actions_path;
+};
+
+struct control;
+
+int control_new(struct loop *loop, struct supervisor *sup, const struct control_config *cfg,
+		struct control **ret);
+void control_free(struct control *c);
+
+/* Build the status object (also used by tests). */
+struct json_object *control_status(struct supervisor *sup, const char *only_service,
+				   const struct control_config *cfg);

@@ -1,0 +1,542 @@
+/* service.c: one service's lifecycle: limits written before the first
+ * instruction, spawn, exit classification, restart or give up, and stop. */
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
+#include "log.h"
+#include "spawn.h"
+#include "supervisor.h"
+
+#define svc_name(svc) ((svc)->policy->service)
+
+static void service_on_group_empty(struct service *svc);
+static int service_watch_group(struct service *svc);
+static void schedule_restart_or_stop(struct service *svc);
+
+static void set_state(struct service *svc, enum service_state st)
+{
+	if (svc->state != st)
+		log_debug("%s: %s -> %s", svc_name(svc), service_state_to_string(svc->state),
+			  service_state_to_string(st));
+	svc->state = st;
+}
+
+static void record(struct service *svc, const char *action, const char *reason, int sig,
+		   const pid_t *pids, size_t n_pids, struct json_object *extra)
+{
+	struct json_object *rec;
+	int r;
+
+	if (!svc->sup->actions)
+		return;
+	rec = actionlog_record(svc_name(svc), svc->cgroup, "guardian", action, reason);
+	if (!rec)
+		return;
+	if (sig)
+		json_object_object_add(rec, "signal", json_object_new_string(sigabbrev_np(sig)));
+	actionlog_add_pids(rec, pids, n_pids);
+	if (extra) {
+		json_object_object_foreach(extra, k, v)
+			json_object_object_add(rec, k, json_object_get(v));
+		json_object_put(extra);
+	}
+	r = actionlog_write(svc->sup->actions, rec);
+	if (r < 0)
+		log_warning_errno(r, "%s: cannot write the action log", svc_name(svc));
+}
+
+/* --- limits ---------------------------------------------------------- */
+
+static int write_limit(struct service *svc, const char *attr, const struct limit *l)
+{
+	int r;
+
+	if (!l->set)
+		return 0;
+	r = cgfs_write_u64(svc->cgfd, attr, l->value);
+	if (r < 0)
+		return log_error_errno(r, "%s: cannot write %s/%s", svc_name(svc), svc->cgroup, attr);
+	return 0;
+}
+
+static int apply_limits(struct service *svc)
+{
+	const struct policy *p = svc->policy;
+	char buf[64];
+	int r = 0;
+
+	/* memory.max before memory.high so high <= max holds at every step;
+	 * low and min are protections and have no ordering constraint. */
+	r = r ?: write_limit(svc, "memory.max", &p->limits.memory_max);
+	r = r ?: write_limit(svc, "memory.high", &p->limits.memory_high);
+	r = r ?: write_limit(svc, "memory.low", &p->limits.memory_low);
+	r = r ?: write_limit(svc, "memory.min", &p->limits.memory_min);
+	r = r ?: write_limit(svc, "memory.swap.max", &p->limits.memory_swap_max);
+	r = r ?: write_limit(svc, "pids.max", &p->limits.pids_max);
+	if (r < 0)
+		return r;
+	if (p->limits.cpu_set) {
+		if (p->limits.cpu_quota_usec == LIMIT_MAX)
+			snprintf(buf, sizeof(buf), "max %" PRIu64, p->limits.cpu_period_usec);
+		else
+			snprintf(buf, sizeof(buf), "%" PRIu64 " %" PRIu64, p->limits.cpu_quota_usec,
+				 p->limits.cpu_period_usec);
+		r = cgfs_write(svc->cgfd, "cpu.max", buf);
+		if (r < 0)
+			return log_error_errno(r, "%s: cannot write %s/cpu.max", svc_name(svc), svc->cgroup);
+	}
+	if (p->limits.cpu_weight) {
+		r = cgfs_write_u64(svc->cgfd, "cpu.weight", p->limits.cpu_weight);
+		if (r < 0)
+			return log_error_errno(r, "%s: cannot write %s/cpu.weight", svc_name(svc), svc->cgroup);
+	}
+	return 0;
+}
+
+/* --- output ---------------------------------------------------------- */
+
+static int open_output(struct service *svc, int *ret_fd)
+{
+	const struct policy *p = svc->policy;
+	_cleanup_free_ char *path = NULL;
+	struct stat st;
+	int fd;
+
+	*ret_fd = -1;
+	if (p->output.mode == OUTPUT_INHERIT)
+		return 0;
+	if (p->output.mode == OUTPUT_NULL) {
+		fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+		goto done;
+	}
+	if (p->output.file)
+		path = strdup(p->output.file);
+	else if (asprintf(&path, "%s/logs/%s.log", svc->sup->cfg.state_dir, svc_name(svc)) < 0)
+		path = NULL;
+	if (!path)
+		return -ENOMEM;
+	/* Rotated when the service (re)starts: the child holds the fd, so a
+	 * running service's file is never renamed under it. */
+	if (p->output.max_size && stat(path, &st) == 0 && (uint64_t)st.st_size >= p->output.max_size) {
+		for (unsigned i = p->output.keep; i > 0; i--) {
+			char from[4096], to[4096];
+
+			snprintf(from, sizeof(from), i == 1 ? "%s" : "%s.%u", path, i - 1);
+			snprintf(to, sizeof(to), "%s.%u", path, i);
+			(void)rename(from, to);
+		}
+	}
+	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+	if (fd < 0 && errno == ENOENT) {
+		/* A log directory that does not exist yet (/var/log/NAME): make
+		 * the last component, as logrotate-style setups expect. */
+		char *slash = strrchr(path, '/');
+
+		if (slash && slash != path) {
+			*slash = '\0';
+			if (mkdir(path, 0755) == 0 || errno == EEXIST) {
+				*slash = '/';
+				fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+			} else
+				*slash = '/';
+		}
+	}
+done:
+	if (fd < 0)
+		return log_error_errno(errno, "%s: cannot open its output %s", svc_name(svc),
+				       path ? path : "/dev/null");
+	*ret_fd = fd;
+	return 0;
+}
+
+/* --- process tracking -------------------------------------------------- */
+
+static void forget_main(struct service *svc)
+{
+	loop_source_freep(&svc->pid_src);
+	if (svc->pidfd >= 0)
+		close(svc->pidfd);
+	svc->pidfd = -1;
+	svc->pid = 0;
+}
+
+static void classify_exit(struct service *svc, const siginfo_t *si)
+{
+	uint64_t oom = 0;
+	struct service_exit *e = &svc->last_exit;
+
+	if (e->cause == EXIT_EXEC_FAILED && e->at && si->si_code == CLD_EXITED && si->si_status == 127)
+		return; /* already classified from the exec pipe */
+	e->at = now_realtime();
+	if (svc->state == SVC_STOPPING) {
+		e->cause = EXIT_GUARDIAN;
+		e->code = si->si_code == CLD_EXITED ? si->si_status : si->si_status;
+		return;
+	}
+	if (si->si_code == CLD_EXITED) {
+		e->cause = EXIT_CODE;
+		e->code = si->si_status;
+		return;
+	}
+	e->cause = EXIT_SIGNAL;
+	e->code = si->si_status;
+	if (si->si_status == SIGKILL && cgfs_read_keyed(svc->cgfd, "memory.events", "oom_kill", &oom) == 0 &&
+	    oom > svc->oom_kills_at_start)
+		e->cause = EXIT_OOM_KILL;
+}
+
+static bool group_populated(struct service *svc)
+{
+	bool populated = false;
+
+	/* An unreadable cgroup.events means the group is gone. */
+	if (cgfs_is_populated(svc->cgfd, &populated) < 0)
+		return false;
+	return populated;
+}
+
+static bool exit_failed(const struct service_exit *e)
+{
+	return !(e->cause == EXIT_CODE && e->code == 0);
+}
+
+static int on_main_exit(struct loop_source *src, int fd, uint32_t revents, void *data)
+{
+	struct service *svc = data;
+	siginfo_t si = { 0 };
+
+	if (waitid((idtype_t)P_PIDFD, (id_t)fd, &si, WEXITED | WNOHANG) < 0) {
+		/* Not our child (adopted): we only know that it is gone. */
+		si.si_code = CLD_EXITED;
+		si.si_status = 0;
+		if (errno != ECHILD)
+			log_warning_errno(errno, "%s: waitid", svc_name(svc));
+	} else if (si.si_pid == 0)
+		return 0;
+	classify_exit(svc, &si);
+	log_info("%s: main process %d %s %d", svc_name(svc), svc->pid,
+		 si.si_code == CLD_EXITED ? "exited with" : "killed by signal", si.si_status);
+	forget_main(svc);
+	if (!group_populated(svc)) {
+		service_on_group_empty(svc);
+		return 0;
+	}
+	if (svc->state == SVC_STOPPING) {
+		/* The main process obeyed; the rest of the group gets the same. */
+		if (!svc->group_signalled && cgfs_signal_group(svc->cgfd, svc->policy->stop.signal) == 0)
+			svc->group_signalled = true;
+		return 0;
+	}
+	if (!exit_failed(&svc->last_exit)) {
+		/* A daemon that forked into the background: follow the group. */
+		if (service_adopt_main(svc) == 0)
+			return 0;
+	}
+	log_notice("%s: main process failed; killing the rest of its group", svc_name(svc));
+	return cgfs_kill(svc->cgfd);
+}
+
+static int on_exec_report(struct loop_source *src, int fd, uint32_t revents, void *data)
+{
+	struct service *svc = data;
+	struct spawn_failure f;
+	ssize_t n = read(fd, &f, sizeof(f));
+
+	loop_source_freep(&svc->exec_src);
+	if (n == (ssize_t)sizeof(f)) {
+		svc->last_exit = (struct service_exit){ .cause = EXIT_EXEC_FAILED, .code = f.err,
+							.at = now_realtime() };
+		log_error("%s: cannot start %s: %s: %s", svc_name(svc), svc->policy->command[0],
+			  spawn_stage_to_string(f.stage), strerror(f.err));
+		return 0;
+	}
+	if (svc->state == SVC_STARTING) {
+		set_state(svc, SVC_RUNNING);
+		log_info("%s: running as pid %d in %s", svc_name(svc), svc->pid, svc->cgroup);
+	}
+	return 0;
+}
+
+static int track_main(struct service *svc, pid_t pid, int pidfd)
+{
+	svc->pid = pid;
+	svc->pidfd = pidfd;
+	return loop_add_fd(svc->sup->loop, pidfd, EPOLLIN, false, on_main_exit, svc, &svc->pid_src);
+}
+
+int service_adopt_main(struct service *svc)
+{
+	_cleanup_free_ pid_t *pids = NULL;
+	size_t n = 0;
+	int r;
+
+	r = cgfs_read_procs(svc->cgfd, &pids, &n);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < n; i++) {
+		int pidfd = (int)syscall(SYS_pidfd_open, pids[i], 0);
+
+		if (pidfd < 0)
+			continue; /* exited meanwhile */
+		r = track_main(svc, pids[i], pidfd);
+		if (r < 0) {
+			close(pidfd);
+			return r;
+		}
+		log_info("%s: following pid %d in %s", svc_name(svc), pids[i], svc->cgroup);
+		return 0;
+	}
+	return -ESRCH;
+}
+
+/* --- cgroup.events: the group is the service ---------------------------- */
+
+static int on_group_events(struct loop_source *src, int fd, uint32_t revents, void *data)
+{
+	struct service *svc = data;
+	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+
+	while (read(fd, buf, sizeof(buf)) > 0)
+		;
+	/* The main process's exit is handled through its pidfd; here only a
+	 * group that emptied after its main process was already gone. */
+	if (svc->pid == 0 && !group_populated(svc) &&
+	    (svc->state == SVC_RUNNING || svc->state == SVC_STOPPING || svc->state == SVC_STARTING))
+		service_on_group_empty(svc);
+	return 0;
+}
+
+static int service_watch_group(struct service *svc)
+{
+	_cleanup_close_ int ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	char path[64];
+	int r;
+
+	if (svc->events_src)
+		return 0;
+	if (ifd < 0)
+		return -errno;
+	snprintf(path, sizeof(path), "/proc/self/fd/%d/cgroup.events", svc->cgfd);
+	if (inotify_add_watch(ifd, path, IN_MODIFY) < 0)
+		return -errno;
+	r = loop_add_fd(svc->sup->loop, ifd, EPOLLIN, true, on_group_events, svc, &svc->events_src);
+	if (r < 0)
+		return r;
+	ifd = -1;
+	return 0;
+}
+
+static int open_group(struct service *svc)
+{
+	int r;
+
+	if (svc->cgfd >= 0)
+		return 0;
+	r = cgfs_mkdir(svc->sup->cg, svc->cgroup, &svc->cgfd);
+	if (r < 0)
+		return log_error_errno(r, "%s: cannot create cgroup %s", svc_name(svc), svc->cgroup);
+	return 0;
+}
+
+/* --- start -------------------------------------------------------------- */
+
+static int on_restart_timer(struct loop_source *src, int fd, uint32_t revents, void *data)
+{
+	struct service *svc = data;
+
+	loop_source_freep(&svc->timer);
+	if (svc->state != SVC_BACKOFF || !svc->want_running)
+		return 0;
+	svc->restarts++;
+	svc->restart_times[svc->restarts % (svc->restart_ring_len + 1)] = now_monotonic();
+	return service_start(svc);
+}
+
+static void start_failed(struct service *svc, int err)
+{
+	svc->last_exit = (struct service_exit){ .cause = EXIT_EXEC_FAILED, .code = -err,
+						.at = now_realtime() };
+	schedule_restart_or_stop(svc);
+}
+
+static int spawn_main(struct service *svc)
+{
+	struct spawn_result sr;
+	_cleanup_close_ int out = -1;
+	int r;
+
+	r = open_output(svc, &out);
+	if (r < 0)
+		return r;
+	r = spawn_in_cgroup(svc->policy, svc->policy->command, svc->cgfd, out, &sr);
+	if (r == -ESRCH || r == -ENXIO)
+		return log_error_errno(r, "%s: %s '%s' does not exist", svc_name(svc),
+				       r == -ESRCH ? "user" : "group",
+				       r == -ESRCH ? svc->policy->user : svc->policy->group);
+	if (r < 0)
+		return log_error_errno(r, "%s: cannot spawn into %s", svc_name(svc), svc->cgroup);
+	svc->started_mono = now_monotonic();
+	svc->started_real = now_realtime();
+	svc->group_signalled = false;
+	r = track_main(svc, sr.pid, sr.pidfd);
+	if (r < 0) {
+		close(sr.pidfd);
+		close(sr.exec_pipe);
+		return r;
+	}
+	return loop_add_fd(svc->sup->loop, sr.exec_pipe, EPOLLIN, true, on_exec_report, svc,
+			   &svc->exec_src);
+}
+
+int service_start(struct service *svc)
+{
+	int r;
+
+	svc->want_running = true;
+	if (svc->state == SVC_RUNNING || svc->state == SVC_STARTING || svc->state == SVC_STOPPING)
+		return 0;
+	loop_source_freep(&svc->timer);
+	r = open_group(svc);
+	if (r < 0)
+		goto fail;
+	r = service_watch_group(svc);
+	if (r < 0) {
+		log_error_errno(r, "%s: cannot watch %s/cgroup.events", svc_name(svc), svc->cgroup);
+		goto fail;
+	}
+	if (group_populated(svc)) {
+		/* Already running (guardian restarted): never start a second copy. */
+		r = service_adopt_main(svc);
+		if (r == 0) {
+			set_state(svc, SVC_RUNNING);
+			return 0;
+		}
+	}
+	r = apply_limits(svc);
+	if (r < 0)
+		goto fail;
+	(void)cgfs_read_keyed(svc->cgfd, "memory.events", "oom_kill", &svc->oom_kills_at_start);
+	set_state(svc, SVC_STARTING);
+	r = spawn_main(svc);
+	if (r < 0)
+		goto fail;
+	return 0;
+fail:
+	start_failed(svc, r);
+	return r;
+}
+
+/* --- exit, restart, give up ----------------------------------------------- */
+
+static void schedule_restart_or_stop(struct service *svc)
+{
+	const struct policy *p = svc->policy;
+	usec_t now = now_monotonic(), delay;
+	bool failed = exit_failed(&svc->last_exit);
+	double jitter;
+
+	if (!svc->want_running || p->restart.mode == RESTART_NEVER ||
+	    (p->restart.mode == RESTART_ON_FAILURE && !failed)) {
+		set_state(svc, SVC_STOPPED);
+		return;
+	}
+	if (svc->started_mono && now - svc->started_mono >= p->restart.stable_after)
+		svc->failures_in_row = 0;
+	svc->failures_in_row++;
+	if (restart_budget_exhausted(p, svc->restart_times, svc->restart_ring_len + 1, now)) {
+		log_error("%s: %u restarts within %" PRIu64 "s: giving up until 'guardctl start %s'",
+			  svc_name(svc), p->restart.give_up_restarts,
+			  p->restart.give_up_within / USEC_PER_SEC, svc_name(svc));
+		record(svc, "give-up", "restart budget exhausted", 0, NULL, 0, NULL);
+		set_state(svc, SVC_GAVE_UP);
+		return;
+	}
+	jitter = ((double)random() / RAND_MAX) * 2.0 - 1.0;
+	delay = restart_backoff(p, svc->failures_in_row, jitter);
+	log_info("%s: restarting in %.1fs (%s %d)", svc_name(svc), (double)delay / USEC_PER_SEC,
+		 exit_cause_to_string(svc->last_exit.cause), svc->last_exit.code);
+	set_state(svc, SVC_BACKOFF);
+	if (loop_add_timer(svc->sup->loop, delay, on_restart_timer, svc, &svc->timer) < 0)
+		set_state(svc, SVC_STOPPED);
+}
+
+static void service_on_group_empty(struct service *svc)
+{
+	loop_source_freep(&svc->timer);
+	if (svc->state == SVC_STOPPING) {
+		log_info("%s: stopped", svc_name(svc));
+		set_state(svc, SVC_STOPPED);
+		if (svc->want_running) /* a restart was asked for */
+			service_start(svc);
+		return;
+	}
+	if (svc->last_exit.cause == EXIT_NONE)
+		svc->last_exit = (struct service_exit){ .cause = EXIT_CODE, .at = now_realtime() };
+	schedule_restart_or_stop(svc);
+}
+
+/* --- stop ----------------------------------------------------------------- */
+
+static int on_stop_timeout(struct loop_source *src, int fd, uint32_t revents, void *data)
+{
+	struct service *svc = data;
+	_cleanup_free_ pid_t *pids = NULL;
+	size_t n = 0;
+	char reason[160];
+	struct json_object *extra = json_object_new_object();
+	int r;
+
+	loop_source_freep(&svc->timer);
+	(void)cgfs_read_procs(svc->cgfd, &pids, &n);
+	snprintf(reason, sizeof(reason), "still running %.1fs after SIG%s (stop.timeout)",
+		 (double)(now_monotonic() - svc->stop_began) / USEC_PER_SEC,
+		 sigabbrev_np(svc->policy->stop.signal));
+	log_warning("%s: %s: killing %zu process(es) with cgroup.kill", svc_name(svc), reason, n);
+	json_object_object_add(extra, "waited_ms",
+			       json_object_new_int64((int64_t)((now_monotonic() - svc->stop_began) / 1000)));
+	record(svc, "kill", reason, SIGKILL, pids, n, extra);
+	r = cgfs_kill(svc->cgfd);
+	if (r < 0)
+		return log_error_errno(r, "%s: cgroup.kill of %s", svc_name(svc), svc->cgroup);
+	return 0;
+}
+
+int service_stop(struct service *svc)
+{
+	int sig = svc->policy->stop.signal, r;
+
+	svc->want_running = false;
+	switch (svc->state) {
+	case SVC_BACKOFF:
+	case SVC_GAVE_UP:
+		loop_source_freep(&svc->timer);
+		set_state(svc, SVC_STOPPED);
+		return 0;
+	case SVC_STOPPED:
+	case SVC_STOPPING:
+		return 0;
+	default:
+		break;
+	}
+	set_state(svc, SVC_STOPPING);
+	svc->stop_began = now_monotonic();
+	if (svc->pidfd >= 0)
+		r = syscall(SYS_pidfd_send_signal, svc->pidfd, sig, NULL, 0) < 0 ? -errno : 0;
+	else {
+		r = cgfs_signal_group(svc->cgfd, sig);
+		svc->group_signalled = true;
+	}
+	if (r < 0 && r != -ESRCH)
+		log_warning_errno(r, "%s: cannot send SIG%s", svc_name(svc), sigabbrev_np(sig));
+	log_info("%s: sent SIG%s to %d, waiting up to %.1fs", svc_name(svc), sigabbrev_np(sig), svc->pid,
+		 (double)svc->policy->stop.timeout / USEC_PER_SEC);
+	if (!group_populated(svc) && svc->pid == 0) {
+		service_on_group_empty(svc);
+		return 0;
+	}
+	return loop_add_timer(svc->sup->loop, svc->policy->stop.timeout, on_stop_timeout, svc, &svc->timer);
+}

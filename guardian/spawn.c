@@ -1,0 +1,260 @@
+/* spawn.c: clone3(CLONE_INTO_CGROUP | CLONE_PIDFD) and the child's setup
+ * before exec. The child reports a failure through a CLOEXEC pipe. */
+#include "spawn.h"
+
+#include <fcntl.h>
+#include <grp.h>
+#include <linux/sched.h>
+#include <pwd.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+
+#ifndef CLONE_INTO_CGROUP
+#define CLONE_INTO_CGROUP 0x200000000ULL
+#endif
+
+static const char *const stage_names[] = {
+	[SPAWN_STAGE_SETSID] = "setsid",
+	[SPAWN_STAGE_STDIO] = "redirecting output",
+	[SPAWN_STAGE_OOM_SCORE_ADJ] = "setting oom_score_adj",
+	[SPAWN_STAGE_RLIMIT] = "setting rlimits",
+	[SPAWN_STAGE_CHDIR] = "changing to working_directory",
+	[SPAWN_STAGE_GROUPS] = "setting groups",
+	[SPAWN_STAGE_USER] = "changing user",
+	[SPAWN_STAGE_EXEC] = "exec",
+};
+
+const char *spawn_stage_to_string(int stage)
+{
+	if (stage < 0 || (size_t)stage >= ARRAY_SIZE(stage_names))
+		return "setup";
+	return stage_names[stage];
+}
+
+static int strv_push_fmt(char **v, size_t *n, const char *name, const char *value)
+{
+	char *s;
+
+	if (asprintf(&s, "%s=%s", name, value) < 0)
+		return -ENOMEM;
+	v[(*n)++] = s;
+	return 0;
+}
+
+int spawn_build_env(const struct policy *p, const char *home, const char *user, const char *shell,
+		    char ***ret)
+{
+	_cleanup_strv_free_ char **env = calloc(p->n_environment + 8, sizeof(char *));
+	size_t n = 0;
+	int r = 0;
+
+	if (!env)
+		return -ENOMEM;
+	r |= strv_push_fmt(env, &n, "PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+	r |= strv_push_fmt(env, &n, "GUARDIAN_SERVICE", p->service);
+	if (home)
+		r |= strv_push_fmt(env, &n, "HOME", home);
+	if (user) {
+		r |= strv_push_fmt(env, &n, "USER", user);
+		r |= strv_push_fmt(env, &n, "LOGNAME", user);
+	}
+	if (shell)
+		r |= strv_push_fmt(env, &n, "SHELL", shell);
+	if (r < 0)
+		return -ENOMEM;
+	/* The policy's variables come last and replace earlier ones. */
+	for (size_t i = 0; i < p->n_environment; i++) {
+		size_t len = strlen(p->environment[i].name);
+
+		for (size_t j = 0; j < n; j++)
+			if (strncmp(env[j], p->environment[i].name, len) == 0 && env[j][len] == '=') {
+				free(env[j]);
+				env[j] = env[--n];
+				env[n] = NULL;
+				break;
+			}
+		if (strv_push_fmt(env, &n, p->environment[i].name, p->environment[i].value) < 0)
+			return -ENOMEM;
+	}
+	*ret = TAKE_PTR(env);
+	return 0;
+}
+
+struct credentials {
+	bool change;
+	uid_t uid;
+	gid_t gid;
+	char *name;
+	char *home;
+	char *shell;
+};
+
+static void credentials_done(struct credentials *c)
+{
+	free(c->name);
+	free(c->home);
+	free(c->shell);
+}
+
+/* Resolved in the parent: NSS may need files and sockets the child lacks. */
+static int resolve_credentials(const struct policy *p, struct credentials *ret)
+{
+	struct passwd *pw;
+	struct group *gr;
+
+	*ret = (struct credentials){ 0 };
+	if (!p->user && !p->group)
+		return 0;
+	ret->change = true;
+	ret->uid = getuid();
+	ret->gid = getgid();
+	if (p->user) {
+		errno = 0;
+		pw = getpwnam(p->user);
+		if (!pw)
+			return errno ? -errno : -ESRCH;
+		ret->uid = pw->pw_uid;
+		ret->gid = pw->pw_gid;
+		ret->name = strdup(pw->pw_name);
+		ret->home = strdup(pw->pw_dir);
+		ret->shell = strdup(pw->pw_shell);
+		if (!ret->name || !ret->home || !ret->shell)
+			return -ENOMEM;
+	}
+	if (p->group) {
+		errno = 0;
+		gr = getgrnam(p->group);
+		if (!gr)
+			return errno ? -errno : -ENXIO;
+		ret->gid = gr->gr_gid;
+	}
+	return 0;
+}
+
+static _Noreturn void child_fail(int pipe_fd, int stage)
+{
+	struct spawn_failure f = { .stage = stage, .err = errno };
+
+	(void)!write(pipe_fd, &f, sizeof(f));
+	_exit(127);
+}
+
+static void child_reset_signals(void)
+{
+	sigset_t all;
+	struct sigaction dfl = { .sa_handler = SIG_DFL };
+
+	for (int sig = 1; sig < _NSIG; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			sigaction(sig, &dfl, NULL);
+	sigemptyset(&all);
+	sigprocmask(SIG_SETMASK, &all, NULL);
+}
+
+static void child_setup_stdio(int output_fd, int pipe_fd)
+{
+	int null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+	if (null_fd < 0 || dup2(null_fd, STDIN_FILENO) < 0)
+		child_fail(pipe_fd, SPAWN_STAGE_STDIO);
+	if (output_fd >= 0 &&
+	    (dup2(output_fd, STDOUT_FILENO) < 0 || dup2(output_fd, STDERR_FILENO) < 0))
+		child_fail(pipe_fd, SPAWN_STAGE_STDIO);
+}
+
+static void child_setup_limits(const struct policy *p, int pipe_fd)
+{
+	if (p->oom_score_adj_set) {
+		char buf[16];
+		int fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+		int len = snprintf(buf, sizeof(buf), "%d", p->oom_score_adj);
+
+		if (fd < 0 || write(fd, buf, (size_t)len) != len)
+			child_fail(pipe_fd, SPAWN_STAGE_OOM_SCORE_ADJ);
+		close(fd);
+	}
+	for (size_t i = 0; i < p->n_rlimits; i++) {
+		struct rlimit rl = { .rlim_cur = p->rlimits[i].soft, .rlim_max = p->rlimits[i].hard };
+
+		if (setrlimit(p->rlimits[i].resource, &rl) < 0)
+			child_fail(pipe_fd, SPAWN_STAGE_RLIMIT);
+	}
+}
+
+static void child_setup_user(const struct credentials *c, int pipe_fd)
+{
+	if (!c->change)
+		return;
+	if (c->name ? initgroups(c->name, c->gid) < 0 : setgroups(0, NULL) < 0)
+		child_fail(pipe_fd, SPAWN_STAGE_GROUPS);
+	if (setresgid(c->gid, c->gid, c->gid) < 0)
+		child_fail(pipe_fd, SPAWN_STAGE_GROUPS);
+	if (setresuid(c->uid, c->uid, c->uid) < 0)
+		child_fail(pipe_fd, SPAWN_STAGE_USER);
+}
+
+static _Noreturn void child_run(const struct policy *p, char *const *argv, char **envp,
+				const struct credentials *c, int output_fd, int pipe_fd)
+{
+	extern char **environ;
+
+	child_reset_signals();
+	if (setsid() < 0)
+		child_fail(pipe_fd, SPAWN_STAGE_SETSID);
+	child_setup_stdio(output_fd, pipe_fd);
+	/* oom_score_adj and rlimits while still privileged: lowering either
+	 * needs CAP_SYS_RESOURCE. */
+	child_setup_limits(p, pipe_fd);
+	if (chdir(p->working_directory ? p->working_directory : (c->home ? c->home : "/")) < 0 &&
+	    (p->working_directory || chdir("/") < 0))
+		child_fail(pipe_fd, SPAWN_STAGE_CHDIR);
+	child_setup_user(c, pipe_fd);
+	/* execvp searches the PATH of environ: give it the service's own. */
+	environ = envp;
+	execvp(argv[0], argv);
+	child_fail(pipe_fd, SPAWN_STAGE_EXEC);
+}
+
+int spawn_in_cgroup(const struct policy *p, char *const *argv, int cgroup_fd, int output_fd,
+		    struct spawn_result *ret)
+{
+	_cleanup_strv_free_ char **envp = NULL;
+	struct credentials cred;
+	int pidfd = -1, pipefd[2];
+	struct clone_args args = {
+		.flags = CLONE_INTO_CGROUP | CLONE_PIDFD,
+		.exit_signal = SIGCHLD,
+		.cgroup = (uint64_t)cgroup_fd,
+	};
+	long pid;
+	int r;
+
+	r = resolve_credentials(p, &cred);
+	if (r < 0)
+		goto out;
+	r = spawn_build_env(p, cred.home, cred.name, cred.shell, &envp);
+	if (r < 0)
+		goto out;
+	if (pipe2(pipefd, O_CLOEXEC) < 0) {
+		r = -errno;
+		goto out;
+	}
+	args.pidfd = (uint64_t)(uintptr_t)&pidfd;
+	pid = syscall(SYS_clone3, &args, sizeof(args));
+	if (pid < 0) {
+		r = -errno;
+		close(pipefd[0]);
+		close(pipefd[1]);
+		goto out;
+	}
+	if (pid == 0) {
+		close(pipefd[0]);
+		child_run(p, argv, envp, &cred, output_fd, pipefd[1]);
+	}
+	close(pipefd[1]);
+	*ret = (struct spawn_result){ .pid = (pid_t)pid, .pidfd = pidfd, .exec_pipe = pipefd[0] };
+out:
+	credentials_done(&cred);
+	return r;
+}

@@ -1,0 +1,42 @@
+/* spawn.h: starting one service process straight into its cgroup with
+ * clone3(CLONE_INTO_CGROUP), with its user, limits and environment. */
+#pragma once
+
+#include <sys/types.h>
+
+#include "policy.h"
+
+/* What the child reports through the exec pipe when it fails before exec. */
+struct spawn_failure {
+	int stage; /* enum spawn_stage */
+	int err;   /* errno */
+};
+
+enum spawn_stage {
+	SPAWN_STAGE_SETSID,
+	SPAWN_STAGE_STDIO,
+	SPAWN_STAGE_OOM_SCORE_ADJ,
+	SPAWN_STAGE_RLIMIT,
+	SPAWN_STAGE_CHDIR,
+	SPAWN_STAGE_GROUPS,
+	SPAWN_STAGE_USER,
+	SPAWN_STAGE_EXEC,
+};
+
+const char *spawn_stage_to_string(int stage);
+
+struct spawn_result {
+	pid_t pid;
+	int pidfd;
+	int exec_pipe; /* read end: EOF means exec succeeded; else a struct spawn_failure */
+};
+
+/* argv: the command; output_fd: where stdout/stderr go (-1: inherit).
+ * Returns 0 or a negative errno (user lookup, clone3). */
+int spawn_in_cgroup(const struct policy *p, char *const *argv, int cgroup_fd, int output_fd,
+		    struct spawn_result *ret);
+
+/* Build the environment a service sees: a clean PATH, the user's HOME,
+ * USER, LOGNAME, SHELL, GUARDIAN_SERVICE, then the policy's variables. */
+int spawn_build_env(const struct policy *p, const char *home, const char *user, const char *shell,
+		    char ***ret);

@@ -1,0 +1,343 @@
+/* guardctl.c: guardian's command-line client: policy checks without a
+ * daemon, and status/start/stop through the control socket. */
+#include <getopt.h>
+#include <json-c/json.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include "policy.h"
+#include "util.h"
+
+#define DEFAULT_SOCKET "/run/guardian/guardian.sock"
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: guardctl [--socket PATH] COMMAND [ARGS]\n"
+		"Drive guardian. The socket is GUARDIAN_SOCKET or " DEFAULT_SOCKET ".\n\n"
+		"Commands:\n"
+		"  check FILE|DIR...         validate policies without a daemon (exit 1 on any error)\n"
+		"  status [SERVICE] [--json] services, their state, memory and last exit\n"
+		"  start SERVICE             start (also clears gave-up)\n"
+		"  stop SERVICE              stop gracefully: stop signal, grace period, cgroup.kill\n\n"
+		"Options:\n"
+		"  --socket PATH             control socket of the daemon\n"
+		"  --help, --version\n");
+}
+
+/* --- check ------------------------------------------------------------ */
+
+static int check_one(const char *path, struct diag *d)
+{
+	struct stat st;
+
+	if (stat(path, &st) < 0) {
+		diag_add(d, path, 0, 0, "cannot read: %s", strerror(errno));
+		return -errno;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		struct policy **v = NULL;
+		size_t n = 0;
+		int r = policy_load_dir(path, &v, &n, d);
+
+		for (size_t i = 0; i < n; i++)
+			printf("%s: ok (service %s)\n", v[i]->path, v[i]->service);
+		if (r == 0 && n == 0)
+			printf("%s: no policies (*.yaml, *.yml)\n", path);
+		policy_freev(v, n);
+		return r;
+	}
+	struct policy *p = NULL;
+	int r = policy_load_file(path, &p, d);
+
+	if (r == 0)
+		printf("%s: ok (service %s)\n", path, p->service);
+	policy_free(p);
+	return r;
+}
+
+static int cmd_check(int argc, char **argv)
+{
+	struct diag d = { 0 };
+	int failed = 0;
+
+	if (argc < 1) {
+		fprintf(stderr, "guardctl check: needs at least one FILE or DIR\n");
+		return 2;
+	}
+	for (int i = 0; i < argc; i++)
+		if (check_one(argv[i], &d) < 0)
+			failed = 1;
+	for (size_t i = 0; i < d.n; i++)
+		fprintf(stderr, "%s\n", d.msgs[i]);
+	if (d.n)
+		failed = 1;
+	diag_free(&d);
+	return failed;
+}
+
+/* --- talking to the daemon --------------------------------------------- */
+
+static int connect_daemon(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd;
+
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		fprintf(stderr, "guardctl: socket path too long: %s\n", path);
+		return -ENAMETOOLONG;
+	}
+	strcpy(sa.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
+		return fd;
+	int err = errno;
+	close(fd);
+	if (err == ENOENT)
+		fprintf(stderr, "guardctl: guardian is not running (no socket at %s)\n", path);
+	else if (err == ECONNREFUSED)
+		fprintf(stderr, "guardctl: %s refused the connection: guardian is not running "
+				"(stale socket)\n", path);
+	else if (err == EACCES)
+		fprintf(stderr, "guardctl: permission denied on %s\n", path);
+	else
+		fprintf(stderr, "guardctl: cannot connect to %s: %s\n", path, strerror(err));
+	return -err;
+}
+
+static int request(const char *socket_path, const char *cmd, const char *service,
+		   struct json_object **ret)
+{
+	_cleanup_close_ int fd = connect_daemon(socket_path);
+	struct json_object *req = json_object_new_object(), *reply;
+	_cleanup_free_ char *buf = NULL;
+	size_t len = 0, cap = 0;
+	const char *line;
+	int r;
+
+	if (fd < 0) {
+		json_object_put(req);
+		return fd;
+	}
+	json_object_object_add(req, "command", json_object_new_string(cmd));
+	if (service)
+		json_object_object_add(req, "service", json_object_new_string(service));
+	line = json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN);
+	r = write_all(fd, line, strlen(line));
+	r = r ?: write_all(fd, "\n", 1);
+	json_object_put(req);
+	if (r < 0)
+		return r;
+	for (;;) {
+		if (len + 4096 + 1 > cap) {
+			char *n = realloc(buf, cap = cap * 2 + 8192);
+			if (!n)
+				return -ENOMEM;
+			buf = n;
+		}
+		ssize_t n = read(fd, buf + len, cap - len - 1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+	}
+	if (!buf || len == 0) {
+		fprintf(stderr, "guardctl: guardian closed the connection without an answer\n");
+		return -EPROTO;
+	}
+	buf[len] = '\0';
+	reply = json_tokener_parse(buf);
+	if (!reply) {
+		fprintf(stderr, "guardctl: malformed answer from guardian\n");
+		return -EPROTO;
+	}
+	*ret = reply;
+	return 0;
+}
+
+static const char *get_str(struct json_object *o, const char *key, const char *dflt)
+{
+	struct json_object *v;
+
+	if (!json_object_object_get_ex(o, key, &v) || !v)
+		return dflt;
+	return json_object_get_string(v);
+}
+
+static int64_t get_int(struct json_object *o, const char *key)
+{
+	struct json_object *v;
+
+	return json_object_object_get_ex(o, key, &v) && v ? json_object_get_int64(v) : 0;
+}
+
+static void fmt_bytes(struct json_object *o, const char *key, char *buf, size_t len)
+{
+	static const char units[] = "BKMGT";
+	struct json_object *v;
+	double b;
+	int u = 0;
+
+	if (!json_object_object_get_ex(o, key, &v) || !v) {
+		snprintf(buf, len, "-");
+		return;
+	}
+	if (json_object_is_type(v, json_type_string)) {
+		snprintf(buf, len, "%s", json_object_get_string(v));
+		return;
+	}
+	b = (double)json_object_get_uint64(v);
+	while (b >= 1024 && u < 4) {
+		b /= 1024;
+		u++;
+	}
+	snprintf(buf, len, u ? "%.1f%c" : "%.0f%c", b, units[u]);
+}
+
+static void fmt_uptime(int64_t ms, char *buf, size_t len)
+{
+	int64_t s = ms / 1000;
+
+	if (ms <= 0)
+		snprintf(buf, len, "-");
+	else if (s < 60)
+		snprintf(buf, len, "%llds", (long long)s);
+	else if (s < 3600)
+		snprintf(buf, len, "%lldm%02llds", (long long)(s / 60), (long long)(s % 60));
+	else if (s < 86400)
+		snprintf(buf, len, "%lldh%02lldm", (long long)(s / 3600), (long long)(s % 3600 / 60));
+	else
+		snprintf(buf, len, "%lldd%02lldh", (long long)(s / 86400), (long long)(s % 86400 / 3600));
+}
+
+static void fmt_last_exit(struct json_object *svc, char *buf, size_t len)
+{
+	struct json_object *e;
+	const char *cause;
+
+	if (!json_object_object_get_ex(svc, "last_exit", &e) || !e ||
+	    strcmp(cause = get_str(e, "cause", "none"), "none") == 0) {
+		snprintf(buf, len, "-");
+		return;
+	}
+	if (strcmp(cause, "exited") == 0)
+		snprintf(buf, len, "exit %lld", (long long)get_int(e, "code"));
+	else if (strcmp(cause, "signal") == 0)
+		snprintf(buf, len, "SIG%s", sigabbrev_np((int)get_int(e, "code")) ?: "?");
+	else if (strcmp(cause, "exec-failed") == 0)
+		snprintf(buf, len, "exec: %s", strerror((int)get_int(e, "code")));
+	else
+		snprintf(buf, len, "%s", cause);
+}
+
+static void print_table(struct json_object *reply)
+{
+	struct json_object *arr;
+	size_t n;
+
+	printf("guardian %s  bpf: %s  cgroup: %s%s\n", get_str(reply, "version", "?"),
+	       get_str(reply, "bpf", "?"), get_str(reply, "cgroup_parent", "?"),
+	       json_object_get_boolean(json_object_object_get(reply, "dry_run")) ? "  DRY RUN" : "");
+	printf("%-14s %-8s %7s %7s %3s %7s %7s %7s %5s %3s %s\n", "SERVICE", "STATE", "PID", "UPTIME",
+	       "RST", "WSET", "HIGH", "MAX", "PSI%", "OOM", "LAST EXIT");
+	if (!json_object_object_get_ex(reply, "services", &arr))
+		return;
+	n = json_object_array_length(arr);
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *s = json_object_array_get_idx(arr, i);
+		char up[24], ws[24], hi[24], mx[24], last[64], pid[16];
+
+		fmt_uptime(get_int(s, "uptime_ms"), up, sizeof(up));
+		fmt_bytes(s, "working_set", ws, sizeof(ws));
+		fmt_bytes(s, "memory_high", hi, sizeof(hi));
+		fmt_bytes(s, "memory_max", mx, sizeof(mx));
+		fmt_last_exit(s, last, sizeof(last));
+		snprintf(pid, sizeof(pid), get_int(s, "pid") ? "%lld" : "-", (long long)get_int(s, "pid"));
+		printf("%-14.14s %-8s %7s %7s %3lld %7s %7s %7s %5.1f %3lld %s\n", get_str(s, "name", "?"),
+		       get_str(s, "state", "?"), pid, up, (long long)get_int(s, "restarts"), ws, hi, mx,
+		       json_object_get_double(json_object_object_get(s, "psi_some_avg10")),
+		       (long long)get_int(s, "oom_kills"), last);
+	}
+}
+
+static int cmd_daemon(const char *sock, const char *cmd, int argc, char **argv)
+{
+	struct json_object *reply = NULL;
+	const char *service = NULL;
+	bool json = false;
+	int r;
+
+	for (int i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--json") == 0 && strcmp(cmd, "status") == 0)
+			json = true;
+		else if (argv[i][0] == '-' || service) {
+			fprintf(stderr, "guardctl %s: unexpected argument '%s'\n", cmd, argv[i]);
+			return 2;
+		} else
+			service = argv[i];
+	}
+	if (!service && strcmp(cmd, "status") != 0) {
+		fprintf(stderr, "guardctl %s: needs a SERVICE\n", cmd);
+		return 2;
+	}
+	r = request(sock, cmd, service, &reply);
+	if (r < 0)
+		return 1;
+	if (!json_object_get_boolean(json_object_object_get(reply, "ok"))) {
+		fprintf(stderr, "guardctl %s: %s\n", cmd, get_str(reply, "error", "failed"));
+		json_object_put(reply);
+		return 1;
+	}
+	if (json)
+		printf("%s\n", json_object_to_json_string_ext(reply, JSON_C_TO_STRING_PRETTY));
+	else
+		print_table(reply);
+	json_object_put(reply);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "socket", required_argument, NULL, 's' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{},
+	};
+	const char *sock = getenv("GUARDIAN_SOCKET");
+	int c;
+
+	if (!sock || !*sock)
+		sock = DEFAULT_SOCKET;
+	opterr = 0;
+	/* '+': stop at the command, so its own options (status --json) stay. */
+	while ((c = getopt_long(argc, argv, "+", longopts, NULL)) != -1) {
+		switch (c) {
+		case 's': sock = optarg; break;
+		case 'h': usage(stdout); return 0;
+		case 'V': printf("guardctl %s\n", GUARDIAN_VERSION); return 0;
+		default:
+			fprintf(stderr, "guardctl: unknown option or missing argument: '%s'\n"
+					"Try 'guardctl --help'.\n", argv[optind - 1]);
+			return 2;
+		}
+	}
+	if (optind >= argc) {
+		usage(stderr);
+		return 2;
+	}
+	const char *cmd = argv[optind];
+	int rest = argc - optind - 1;
+	char **args = argv + optind + 1;
+
+	if (strcmp(cmd, "check") == 0)
+		return cmd_check(rest, args);
+	if (strcmp(cmd, "status") == 0 || strcmp(cmd, "start") == 0 || strcmp(cmd, "stop") == 0)
+		return cmd_daemon(sock, cmd, rest, args);
+	fprintf(stderr, "guardctl: unknown command '%s'\nTry 'guardctl --help'.\n", cmd);
+	return 2;
+}

@@ -14,18 +14,36 @@
 /* A request line larger than this is refused: commands are short. */
 #define REQUEST_MAX 65536
 
+/* How long a command may wait for its service to settle beyond the
+ * service's own stop.timeout: a start that never reports exec success or
+ * failure within this is a bug to report, not to wait on forever. */
+#define SETTLE_SLACK_USEC (30 * USEC_PER_SEC)
+
+struct caller {
+	pid_t pid;
+	uid_t uid;
+	gid_t gid;
+};
+
+/* A mutating command waiting for its turn, or for its service to settle. */
+struct pending {
+	struct pending *next;
+	int fd;
+	char *cmd;
+	char *name;          /* resolved when the command runs: a reload may remove it */
+	struct service *svc;
+	bool waiting;
+};
+
 struct control {
 	struct loop *loop;
 	struct supervisor *sup;
 	struct control_config cfg;
 	int fd;
 	struct loop_source *src;
-};
-
-struct caller {
-	pid_t pid;
-	uid_t uid;
-	gid_t gid;
+	struct pending *head, *tail;
+	struct loop_source *kick;     /* deferred queue processing */
+	struct loop_source *deadline; /* the waiting command's time limit */
 };
 
 static bool caller_is_admin(const struct control *c, const struct caller *who)
@@ -160,70 +178,246 @@ static struct json_object *error_reply(const char *fmt, ...)
 	return o;
 }
 
+/* A command either answers at once or returns NULL: answer when the
+ * service settles (control_settled). */
 typedef struct json_object *(*command_fn)(struct control *c, struct service *svc);
 
 static struct json_object *cmd_start(struct control *c, struct service *svc)
 {
-	if (svc->state == SVC_GAVE_UP)
-		svc->state = SVC_STOPPED; /* an explicit start clears gave-up */
+	if (svc->state == SVC_GAVE_UP || svc->state == SVC_BACKOFF) {
+		/* An explicit start clears gave-up and skips the backoff. */
+		loop_source_freep(&svc->timer);
+		svc->state = SVC_STOPPED;
+	}
 	svc->restarts = 0;
 	svc->failures_in_row = 0;
 	memset(svc->restart_times, 0, (svc->restart_ring_len + 1) * sizeof(usec_t));
 	service_start(svc);
-	return control_status(c->sup, svc->policy->service, &c->cfg);
+	return NULL;
 }
 
 static struct json_object *cmd_stop(struct control *c, struct service *svc)
 {
 	service_stop(svc);
-	return control_status(c->sup, svc->policy->service, &c->cfg);
+	return NULL;
 }
 
-static const struct {
+static struct json_object *cmd_restart(struct control *c, struct service *svc)
+{
+	if (svc->state == SVC_GAVE_UP)
+		svc->state = SVC_STOPPED;
+	service_restart(svc, EXIT_GUARDIAN, "guardctl restart", false);
+	return NULL;
+}
+
+static struct json_object *cmd_reload(struct control *c, struct service *svc)
+{
+	if (!c->cfg.reload)
+		return error_reply("reload is not available");
+	return c->cfg.reload(c->cfg.reload_data);
+}
+
+static const struct command {
 	const char *name;
-	bool needs_admin;
+	bool mutating;      /* needs an admin caller; runs in the queue */
 	bool needs_service;
 	command_fn fn;
 } commands[] = {
 	{ "status", false, false, NULL },
 	{ "start", true, true, cmd_start },
 	{ "stop", true, true, cmd_stop },
+	{ "restart", true, true, cmd_restart },
+	{ "reload", true, false, cmd_reload },
 };
 
-static struct json_object *handle(struct control *c, const struct caller *who, const char *line)
+/* The reply for a command whose service has settled. */
+static struct json_object *settled_reply(struct control *c, const char *cmd, struct service *svc)
 {
-	struct json_object *req = json_tokener_parse(line), *v;
-	const char *cmd = NULL, *name = NULL;
-	struct json_object *reply = NULL;
+	bool want_run = strcmp(cmd, "stop") != 0;
+
+	if (want_run && svc->state != SVC_RUNNING) {
+		struct json_object *o = error_reply("%s did not start: now %s (last exit: %s %d)",
+						    svc->policy->service, service_state_to_string(svc->state),
+						    exit_cause_to_string(svc->last_exit.cause),
+						    svc->last_exit.code);
+		struct json_object *st = control_status(c->sup, svc->policy->service, &c->cfg);
+
+		json_object_object_add(o, "services", json_object_get(json_object_object_get(st, "services")));
+		json_object_put(st);
+		return o;
+	}
+	return control_status(c->sup, svc->policy->service, &c->cfg);
+}
+
+static void send_reply(int fd, struct json_object *reply)
+{
+	const char *out = json_object_to_json_string_ext(reply, JSON_C_TO_STRING_PLAIN);
+
+	/* A caller that went away meanwhile only loses its answer. */
+	if (write_all(fd, out, strlen(out)) == 0)
+		(void)write_all(fd, "\n", 1);
+	json_object_put(reply);
+}
+
+/* Checks who may run what and finds the service; NULL when allowed. */
+static struct json_object *admit(struct control *c, const struct caller *who, const struct command *cmd,
+				 const char *name, struct service **ret_svc)
+{
+	*ret_svc = NULL;
+	if ((cmd->mutating || !c->cfg.allow_read) && !caller_is_admin(c, who))
+		return error_reply("permission denied: '%s' needs root or the admin group (uid %u)",
+				   cmd->name, (unsigned)who->uid);
+	if (name && !(*ret_svc = supervisor_find(c->sup, name)))
+		return error_reply("no such service: %s", name);
+	if (cmd->needs_service && !*ret_svc)
+		return error_reply("'%s' needs a service name", cmd->name);
+	return NULL;
+}
+
+static const struct command *find_command(const char *name)
+{
+	for (size_t i = 0; name && i < ARRAY_SIZE(commands); i++)
+		if (strcmp(name, commands[i].name) == 0)
+			return &commands[i];
+	return NULL;
+}
+
+static void pending_done(struct control *c, struct json_object *reply)
+{
+	struct pending *p = c->head;
+
+	send_reply(p->fd, reply);
+	close(p->fd);
+	c->head = p->next;
+	if (!c->head)
+		c->tail = NULL;
+	loop_source_freep(&c->deadline);
+	free(p->cmd);
+	free(p->name);
+	free(p);
+}
+
+static int on_deadline(struct loop_source *src, int fd, uint32_t revents, void *data);
+
+/* Runs queued commands in order until one has to wait for its service. */
+static void process_queue(struct control *c)
+{
+	while (c->head) {
+		struct pending *p = c->head;
+		const struct command *cmd = find_command(p->cmd);
+		struct json_object *reply;
+
+		if (!p->waiting) {
+			if (p->name && !(p->svc = supervisor_find(c->sup, p->name))) {
+				pending_done(c, error_reply("no such service: %s", p->name));
+				continue;
+			}
+			reply = cmd->fn(c, p->svc);
+			if (reply) {
+				pending_done(c, reply);
+				continue;
+			}
+			if (!p->svc) { /* a command without a service answers at once */
+				pending_done(c, error_reply("'%s' gave no answer", p->cmd));
+				continue;
+			}
+			p->waiting = true;
+			if (loop_add_timer(c->loop, p->svc->policy->stop.timeout + SETTLE_SLACK_USEC,
+					   on_deadline, c, &c->deadline) < 0)
+				log_warning("control: cannot arm the command deadline");
+		}
+		if (!service_state_settled(p->svc->state))
+			return;
+		pending_done(c, settled_reply(c, p->cmd, p->svc));
+	}
+}
+
+static int on_deadline(struct loop_source *src, int fd, uint32_t revents, void *data)
+{
+	struct control *c = data;
+	struct service *svc = c->head->svc;
+
+	loop_source_freep(&c->deadline);
+	pending_done(c, error_reply("timed out waiting for %s (still %s)", svc->policy->service,
+				    service_state_to_string(svc->state)));
+	process_queue(c);
+	return 0;
+}
+
+static int on_kick(struct loop_source *src, int fd, uint32_t revents, void *data)
+{
+	struct control *c = data;
+
+	loop_source_freep(&c->kick);
+	process_queue(c);
+	return 0;
+}
+
+/* The supervisor calls this inside a service's state machine: only note
+ * that the queue should be looked at, from the loop, once it returns. */
+static void on_service_changed(void *data, struct service *svc)
+{
+	struct control *c = data;
+
+	if (c->head && c->head->waiting && c->head->svc == svc && !c->kick)
+		(void)loop_add_timer(c->loop, 0, on_kick, c, &c->kick);
+}
+
+static void enqueue(struct control *c, int fd, const char *cmd, struct service *svc)
+{
+	struct pending *p = calloc(1, sizeof(*p));
+
+	if (!p || !(p->cmd = strdup(cmd)) || (svc && !(p->name = strdup(svc->policy->service)))) {
+		if (p)
+			free(p->cmd);
+		free(p);
+		send_reply(fd, error_reply("out of memory"));
+		close(fd);
+		return;
+	}
+	p->fd = fd;
+	p->svc = svc;
+	if (c->tail)
+		c->tail->next = p;
+	else
+		c->head = p;
+	c->tail = p;
+	if (c->head == p)
+		process_queue(c);
+}
+
+/* Read-only commands answer at once; the others join the queue, which
+ * then owns the connection. */
+static void handle(struct control *c, int fd, const struct caller *who, const char *line)
+{
+	struct json_object *req = json_tokener_parse(line), *v, *reply = NULL;
+	const char *name = NULL, *cmd_name = NULL;
+	const struct command *cmd = NULL;
 	struct service *svc = NULL;
 
 	if (!req || !json_object_is_type(req, json_type_object))
 		reply = error_reply("malformed request");
 	else {
 		if (json_object_object_get_ex(req, "command", &v))
-			cmd = json_object_get_string(v);
+			cmd_name = json_object_get_string(v);
 		if (json_object_object_get_ex(req, "service", &v))
 			name = json_object_get_string(v);
-	}
-	for (size_t i = 0; !reply && i < ARRAY_SIZE(commands); i++) {
-		if (!cmd || strcmp(cmd, commands[i].name) != 0)
-			continue;
-		if ((commands[i].needs_admin && !caller_is_admin(c, who)) ||
-		    (!commands[i].needs_admin && !c->cfg.allow_read && !caller_is_admin(c, who)))
-			reply = error_reply("permission denied: '%s' needs root or the admin group", cmd);
-		else if (name && !(svc = supervisor_find(c->sup, name)))
-			reply = error_reply("no such service: %s", name);
-		else if (commands[i].needs_service && !svc)
-			reply = error_reply("'%s' needs a service name", cmd);
-		else if (!commands[i].fn)
-			reply = control_status(c->sup, name, &c->cfg);
+		cmd = find_command(cmd_name);
+		if (!cmd)
+			reply = error_reply("unknown command '%s'", cmd_name ? cmd_name : "");
 		else
-			reply = commands[i].fn(c, svc);
+			reply = admit(c, who, cmd, name, &svc);
+	}
+	if (!reply && cmd->mutating) {
+		enqueue(c, fd, cmd->name, svc);
+		json_object_put(req);
+		return;
 	}
 	if (!reply)
-		reply = error_reply("unknown command '%s'", cmd ? cmd : "");
+		reply = control_status(c->sup, name, &c->cfg);
+	send_reply(fd, reply);
+	close(fd);
 	json_object_put(req);
-	return reply;
 }
 
 static int read_request(int fd, char **ret)
@@ -260,9 +454,9 @@ static int on_client(struct loop_source *src, int fd, uint32_t revents, void *da
 	_cleanup_free_ char *req = NULL;
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
+	/* A client sends its one line right after connecting; one that does
+	 * not within a second is dropped rather than holding the loop. */
 	struct timeval tv = { .tv_sec = 1 };
-	struct json_object *reply;
-	const char *out;
 	int r;
 
 	if (cfd < 0)
@@ -274,13 +468,8 @@ static int on_client(struct loop_source *src, int fd, uint32_t revents, void *da
 	r = read_request(cfd, &req);
 	if (r < 0)
 		return r;
-	reply = handle(c, &(struct caller){ .pid = cred.pid, .uid = cred.uid, .gid = cred.gid }, req);
-	out = json_object_to_json_string_ext(reply, JSON_C_TO_STRING_PLAIN);
-	r = write_all(cfd, out, strlen(out));
-	if (r == 0)
-		r = write_all(cfd, "\n", 1);
-	json_object_put(reply);
-	return r;
+	handle(c, TAKE_FD(cfd), &(struct caller){ .pid = cred.pid, .uid = cred.uid, .gid = cred.gid }, req);
+	return 0;
 }
 
 int control_new(struct loop *loop, struct supervisor *sup, const struct control_config *cfg,
@@ -313,6 +502,8 @@ int control_new(struct loop *loop, struct supervisor *sup, const struct control_
 		return r;
 	}
 	c->fd = TAKE_FD(fd);
+	sup->on_change = on_service_changed;
+	sup->on_change_data = c;
 	*ret = c;
 	return 0;
 }
@@ -322,6 +513,18 @@ void control_free(struct control *c)
 	if (!c)
 		return;
 	loop_source_freep(&c->src);
+	loop_source_freep(&c->kick);
+	loop_source_freep(&c->deadline);
+	while (c->head) {
+		struct pending *p = c->head;
+
+		c->head = p->next;
+		close(p->fd);
+		free(p->cmd);
+		free(p->name);
+		free(p);
+	}
+	c->sup->on_change = NULL;
 	if (c->cfg.socket_path)
 		(void)unlink(c->cfg.socket_path);
 	free(c);

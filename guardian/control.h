@@ -2,6 +2,7 @@
  * checked with SO_PEERCRED, answered in order of arrival. */
 #pragma once
 
+#include <json-c/json.h>
 #include <sys/types.h>
 
 #include "loop.h"
@@ -13,6 +14,10 @@ struct control_config {
 	bool allow_read;   /* everyone may read status */
 	const char *bpf_status; /* what the BPF observers are doing, for status */
 	const char *actions_path;
+	/* Reload the policies: validate first, apply only what changed; the
+	 * reply says what changed or lists the errors. */
+	struct json_object *(*reload)(void *data);
+	void *reload_data;
 };
 
 struct control;

@@ -163,6 +163,7 @@ int loop_run(struct loop *l)
 {
 	struct epoll_event evs[32];
 
+	l->quit = false;
 	while (!l->quit) {
 		int n = epoll_wait(l->epfd, evs, ARRAY_SIZE(evs), -1);
 

@@ -190,6 +190,53 @@ static int load_policies(const struct options *o, struct policy ***ret, size_t *
 	return 0;
 }
 
+struct daemon {
+	struct options opt;
+	struct cgfs cg;
+	struct loop *loop;
+	struct actionlog *actions;
+	struct supervisor *sup;
+	struct control *control;
+	struct bpf_observers *bpf;
+	char *socket_path;
+};
+
+/* Validate the whole directory first; a broken set changes nothing. */
+static struct json_object *reload(void *data)
+{
+	struct daemon *d = data;
+	struct json_object *reply = json_object_new_object(), *list = json_object_new_array();
+	struct policy **v = NULL;
+	struct diag diag = { 0 };
+	size_t n = 0;
+	int r;
+
+	log_info("reloading the policies in %s", d->opt.policies);
+	r = policy_load_dir(d->opt.policies, &v, &n, &diag);
+	if (r < 0) {
+		for (size_t i = 0; i < diag.n; i++) {
+			log_error("%s", diag.msgs[i]);
+			json_object_array_add(list, json_object_new_string(diag.msgs[i]));
+		}
+		if (diag.n == 0)
+			json_object_array_add(list, json_object_new_string(strerror(-r)));
+		log_error("reload refused: the running policies stay in force");
+		json_object_object_add(reply, "ok", json_object_new_boolean(0));
+		json_object_object_add(reply, "error", json_object_new_string(
+			"policies not reloaded: the running set stays in force"));
+		json_object_object_add(reply, "errors", list);
+		diag_free(&diag);
+		return reply;
+	}
+	r = supervisor_reload(d->sup, v, n, list);
+	policy_freev(v, n);
+	json_object_object_add(reply, "ok", json_object_new_boolean(r == 0));
+	if (r < 0)
+		json_object_object_add(reply, "error", json_object_new_string(strerror(-r)));
+	json_object_object_add(reply, "changes", list);
+	return reply;
+}
+
 static int on_signal(struct loop_source *src, int fd, uint32_t revents, void *data)
 {
 	struct signalfd_siginfo si;
@@ -203,7 +250,7 @@ static int on_signal(struct loop_source *src, int fd, uint32_t revents, void *da
 			loop_quit(loop_source_loop(src), 0);
 			break;
 		case SIGHUP:
-			log_notice("SIGHUP: reload is not implemented yet; restart guardian to apply policies");
+			json_object_put(reload(data));
 			break;
 		default:
 			break;
@@ -212,7 +259,7 @@ static int on_signal(struct loop_source *src, int fd, uint32_t revents, void *da
 	return 0;
 }
 
-static int setup_signals(struct loop *loop)
+static int setup_signals(struct loop *loop, void *daemon)
 {
 	sigset_t mask;
 	int fd;
@@ -230,7 +277,7 @@ static int setup_signals(struct loop *loop)
 	if (fd < 0)
 		return -errno;
 	signal(SIGPIPE, SIG_IGN);
-	return loop_add_fd(loop, fd, EPOLLIN, true, on_signal, NULL, NULL);
+	return loop_add_fd(loop, fd, EPOLLIN, true, on_signal, daemon, NULL);
 }
 
 static int resolve_admin_gid(const char *name, gid_t *ret)
@@ -249,16 +296,22 @@ static int resolve_admin_gid(const char *name, gid_t *ret)
 	return 0;
 }
 
-struct daemon {
-	struct options opt;
-	struct cgfs cg;
-	struct loop *loop;
-	struct actionlog *actions;
-	struct supervisor *sup;
-	struct control *control;
-	struct bpf_observers *bpf;
-	char *socket_path;
-};
+static int on_watchdog(struct loop_source *src, int fd, uint32_t revents, void *data)
+{
+	(void)notify_send("WATCHDOG=1");
+	return 0;
+}
+
+/* systemd's watchdog: ping at half the interval it asked for, so one late
+ * loop iteration is not a missed ping. */
+static int setup_watchdog(struct loop *loop)
+{
+	usec_t wd = notify_watchdog_usec();
+
+	if (!wd)
+		return 0;
+	return loop_add_interval(loop, wd / 2, on_watchdog, NULL, NULL);
+}
 
 static int daemon_setup(struct daemon *d, struct policy **policies, size_t n)
 {
@@ -280,9 +333,12 @@ static int daemon_setup(struct daemon *d, struct policy **policies, size_t n)
 	r = loop_new(&d->loop);
 	if (r < 0)
 		return r;
-	r = setup_signals(d->loop);
+	r = setup_signals(d->loop, d);
 	if (r < 0)
 		return log_error_errno(r, "cannot set up signal handling");
+	r = setup_watchdog(d->loop);
+	if (r < 0)
+		return log_error_errno(r, "cannot set up the watchdog timer");
 	r = supervisor_new(d->loop, &d->cg, &scfg, &d->sup);
 	if (r < 0)
 		return r;
@@ -295,6 +351,9 @@ static int daemon_setup(struct daemon *d, struct policy **policies, size_t n)
 	}
 	if (r < 0)
 		return log_error_errno(r, "cannot set up services");
+	r = supervisor_load_state(d->sup);
+	if (r < 0)
+		log_warning_errno(r, "ignoring %s/state.json", d->opt.state_dir);
 	ccfg.bpf_status = bpf_observers_start(d->loop, d->actions, d->opt.no_bpf, &d->bpf);
 	ccfg.actions_path = actionlog_path(d->actions);
 	r = resolve_admin_gid(d->opt.admin_group, &ccfg.admin_gid);
@@ -303,6 +362,8 @@ static int daemon_setup(struct daemon *d, struct policy **policies, size_t n)
 	if (asprintf(&d->socket_path, "%s/guardian.sock", d->opt.runtime_dir) < 0)
 		return -ENOMEM;
 	ccfg.socket_path = d->socket_path;
+	ccfg.reload = reload;
+	ccfg.reload_data = d;
 	r = control_new(d->loop, d->sup, &ccfg, &d->control);
 	if (r < 0)
 		return log_error_errno(r, "cannot listen on %s", d->socket_path);
@@ -318,6 +379,26 @@ static void daemon_done(struct daemon *d)
 	actionlog_close(d->actions);
 	cgfs_close(&d->cg);
 	free(d->socket_path);
+}
+
+/* Start what should run. A populated cgroup is adopted whatever the saved
+ * state says; a service stopped by command or given up stays so until
+ * 'guardctl start'. */
+static void start_services(struct supervisor *sup)
+{
+	for (size_t i = 0; i < sup->n_services; i++) {
+		struct service *svc = sup->services[i];
+		bool stay = svc->state_loaded && (!svc->want_running || svc->state == SVC_GAVE_UP);
+
+		if (stay && !service_group_populated(svc)) {
+			log_info("%s: %s before guardian restarted; leaving it so", svc->policy->service,
+				 svc->state == SVC_GAVE_UP ? "gave up" : "stopped by command");
+			svc->want_running = false;
+			continue;
+		}
+		svc->state = SVC_STOPPED;
+		service_start(svc);
+	}
 }
 
 int main(int argc, char **argv)
@@ -348,8 +429,7 @@ int main(int argc, char **argv)
 	}
 	log_info("guardian %s: %zu service(s), control socket %s%s", GUARDIAN_VERSION, d.sup->n_services,
 		 d.socket_path, d.opt.dry_run ? ", dry run" : "");
-	for (size_t i = 0; i < d.sup->n_services; i++)
-		service_start(d.sup->services[i]);
+	start_services(d.sup);
 	notify_ready();
 	r = loop_run(d.loop);
 	notify_stopping();

@@ -16,6 +16,8 @@
 static void service_on_group_empty(struct service *svc);
 static int service_watch_group(struct service *svc);
 static void schedule_restart_or_stop(struct service *svc);
+static int begin_stop(struct service *svc, enum exit_cause cause, const char *reason);
+static void give_up(struct service *svc);
 
 static void set_state(struct service *svc, enum service_state st)
 {
@@ -23,6 +25,7 @@ static void set_state(struct service *svc, enum service_state st)
 		log_debug("%s: %s -> %s", svc_name(svc), service_state_to_string(svc->state),
 			  service_state_to_string(st));
 	svc->state = st;
+	supervisor_service_changed(svc);
 }
 
 static void record(struct service *svc, const char *action, const char *reason, int sig,
@@ -63,7 +66,7 @@ static int write_limit(struct service *svc, const char *attr, const struct limit
 	return 0;
 }
 
-static int apply_limits(struct service *svc)
+int service_apply_limits(struct service *svc)
 {
 	const struct policy *p = svc->policy;
 	char buf[64];
@@ -173,8 +176,16 @@ static void classify_exit(struct service *svc, const siginfo_t *si)
 		return; /* already classified from the exec pipe */
 	e->at = now_realtime();
 	if (svc->state == SVC_STOPPING) {
-		e->cause = EXIT_GUARDIAN;
-		e->code = si->si_code == CLD_EXITED ? si->si_status : si->si_status;
+		e->cause = svc->stop_cause ?: EXIT_GUARDIAN;
+		e->code = si->si_status;
+		return;
+	}
+	if (si->si_code == 0) { /* adopted: not our child, no status */
+		e->cause = EXIT_UNKNOWN;
+		e->code = 0;
+		if (cgfs_read_keyed(svc->cgfd, "memory.events", "oom_kill", &oom) == 0 &&
+		    oom > svc->oom_kills_at_start)
+			e->cause = EXIT_OOM_KILL;
 		return;
 	}
 	if (si->si_code == CLD_EXITED) {
@@ -189,9 +200,17 @@ static void classify_exit(struct service *svc, const siginfo_t *si)
 		e->cause = EXIT_OOM_KILL;
 }
 
-static bool group_populated(struct service *svc)
+bool service_group_populated(struct service *svc)
 {
 	bool populated = false;
+
+	if (svc->cgfd < 0) {
+		int fd = cgfs_open_group(svc->sup->cg, svc->cgroup);
+
+		if (fd < 0)
+			return false; /* never created: nothing runs there */
+		svc->cgfd = fd;
+	}
 
 	/* An unreadable cgroup.events means the group is gone. */
 	if (cgfs_is_populated(svc->cgfd, &populated) < 0)
@@ -211,17 +230,23 @@ static int on_main_exit(struct loop_source *src, int fd, uint32_t revents, void 
 
 	if (waitid((idtype_t)P_PIDFD, (id_t)fd, &si, WEXITED | WNOHANG) < 0) {
 		/* Not our child (adopted): we only know that it is gone. */
-		si.si_code = CLD_EXITED;
-		si.si_status = 0;
 		if (errno != ECHILD)
 			log_warning_errno(errno, "%s: waitid", svc_name(svc));
+		si = (siginfo_t){ .si_code = 0 };
 	} else if (si.si_pid == 0)
 		return 0;
 	classify_exit(svc, &si);
-	log_info("%s: main process %d %s %d", svc_name(svc), svc->pid,
-		 si.si_code == CLD_EXITED ? "exited with" : "killed by signal", si.si_status);
+	if (si.si_code == 0)
+		log_info("%s: adopted main process %d is gone", svc_name(svc), svc->pid);
+	else
+		log_info("%s: main process %d %s %d", svc_name(svc), svc->pid,
+			 si.si_code == CLD_EXITED ? "exited with" : "killed by signal", si.si_status);
 	forget_main(svc);
-	if (!group_populated(svc)) {
+	if (svc->state != SVC_STOPPING && exit_failed(&svc->last_exit)) {
+		health_stop(svc->health);
+		svc->health = NULL;
+	}
+	if (!service_group_populated(svc)) {
 		service_on_group_empty(svc);
 		return 0;
 	}
@@ -231,13 +256,52 @@ static int on_main_exit(struct loop_source *src, int fd, uint32_t revents, void 
 			svc->group_signalled = true;
 		return 0;
 	}
-	if (!exit_failed(&svc->last_exit)) {
-		/* A daemon that forked into the background: follow the group. */
+	if (!exit_failed(&svc->last_exit) || svc->last_exit.cause == EXIT_UNKNOWN) {
+		/* A daemon that forked into the background, or a followed process
+		 * that handed over to another (setsid, then exec, then fork): the
+		 * group is the service while it holds processes. */
 		if (service_adopt_main(svc) == 0)
 			return 0;
 	}
 	log_notice("%s: main process failed; killing the rest of its group", svc_name(svc));
 	return cgfs_kill(svc->cgfd);
+}
+
+static void on_health_failed(void *data, const struct health_check *check, unsigned index,
+			     const char *reason)
+{
+	struct service *svc = data;
+	char why[512];
+
+	snprintf(why, sizeof(why), "health check %u failed %u times: %s", index, check->failures, reason);
+	log_warning("%s: %s", svc_name(svc), why);
+	if (svc->state != SVC_RUNNING)
+		return;
+	if (check->action == ACTION_RESTART)
+		service_restart(svc, EXIT_HEALTH, why, true);
+	else if (check->action == ACTION_STOP) {
+		svc->want_running = false;
+		record(svc, "stop", why, svc->policy->stop.signal, &svc->pid, 1, NULL);
+		begin_stop(svc, EXIT_HEALTH, why);
+	} else
+		record(svc, "notify", why, 0, NULL, 0, NULL);
+}
+
+void service_resume_health(struct service *svc)
+{
+	int r;
+
+	if (svc->policy->n_health == 0 || svc->health)
+		return;
+	r = health_start(svc->sup->loop, svc->policy, svc->cgfd, on_health_failed, svc, &svc->health);
+	if (r < 0)
+		log_warning_errno(r, "%s: cannot start its health checks", svc_name(svc));
+}
+
+static void service_running(struct service *svc)
+{
+	set_state(svc, SVC_RUNNING);
+	service_resume_health(svc);
 }
 
 static int on_exec_report(struct loop_source *src, int fd, uint32_t revents, void *data)
@@ -255,7 +319,7 @@ static int on_exec_report(struct loop_source *src, int fd, uint32_t revents, voi
 		return 0;
 	}
 	if (svc->state == SVC_STARTING) {
-		set_state(svc, SVC_RUNNING);
+		service_running(svc);
 		log_info("%s: running as pid %d in %s", svc_name(svc), svc->pid, svc->cgroup);
 	}
 	return 0;
@@ -304,7 +368,7 @@ static int on_group_events(struct loop_source *src, int fd, uint32_t revents, vo
 		;
 	/* The main process's exit is handled through its pidfd; here only a
 	 * group that emptied after its main process was already gone. */
-	if (svc->pid == 0 && !group_populated(svc) &&
+	if (svc->pid == 0 && !service_group_populated(svc) &&
 	    (svc->state == SVC_RUNNING || svc->state == SVC_STOPPING || svc->state == SVC_STARTING))
 		service_on_group_empty(svc);
 	return 0;
@@ -408,15 +472,15 @@ int service_start(struct service *svc)
 		log_error_errno(r, "%s: cannot watch %s/cgroup.events", svc_name(svc), svc->cgroup);
 		goto fail;
 	}
-	if (group_populated(svc)) {
+	if (service_group_populated(svc)) {
 		/* Already running (guardian restarted): never start a second copy. */
 		r = service_adopt_main(svc);
 		if (r == 0) {
-			set_state(svc, SVC_RUNNING);
+			service_running(svc);
 			return 0;
 		}
 	}
-	r = apply_limits(svc);
+	r = service_apply_limits(svc);
 	if (r < 0)
 		goto fail;
 	(void)cgfs_read_keyed(svc->cgfd, "memory.events", "oom_kill", &svc->oom_kills_at_start);
@@ -432,11 +496,37 @@ fail:
 
 /* --- exit, restart, give up ----------------------------------------------- */
 
+static void describe_exit(const struct service_exit *e, char *buf, size_t len)
+{
+	switch (e->cause) {
+	case EXIT_CODE: snprintf(buf, len, "exited with status %d", e->code); break;
+	case EXIT_SIGNAL: snprintf(buf, len, "killed by SIG%s", sigabbrev_np(e->code) ?: "?"); break;
+	case EXIT_OOM_KILL: snprintf(buf, len, "killed by the kernel OOM killer"); break;
+	case EXIT_EXEC_FAILED: snprintf(buf, len, "could not start: %s", strerror(e->code)); break;
+	case EXIT_UNKNOWN: snprintf(buf, len, "its processes are gone (adopted: no exit status)"); break;
+	default: snprintf(buf, len, "%s", exit_cause_to_string(e->cause)); break;
+	}
+}
+
+static void give_up(struct service *svc)
+{
+	const struct policy *p = svc->policy;
+	char reason[128];
+
+	snprintf(reason, sizeof(reason), "%u restarts within %" PRIu64 "s (restart.give_up)",
+		 p->restart.give_up_restarts, p->restart.give_up_within / USEC_PER_SEC);
+	log_error("%s: %s: giving up until 'guardctl start %s'", svc_name(svc), reason, svc_name(svc));
+	record(svc, "give-up", reason, 0, NULL, 0, NULL);
+	set_state(svc, SVC_GAVE_UP);
+}
+
 static void schedule_restart_or_stop(struct service *svc)
 {
 	const struct policy *p = svc->policy;
 	usec_t now = now_monotonic(), delay;
 	bool failed = exit_failed(&svc->last_exit);
+	struct json_object *extra;
+	char why[128];
 	double jitter;
 
 	if (!svc->want_running || p->restart.mode == RESTART_NEVER ||
@@ -448,17 +538,19 @@ static void schedule_restart_or_stop(struct service *svc)
 		svc->failures_in_row = 0;
 	svc->failures_in_row++;
 	if (restart_budget_exhausted(p, svc->restart_times, svc->restart_ring_len + 1, now)) {
-		log_error("%s: %u restarts within %" PRIu64 "s: giving up until 'guardctl start %s'",
-			  svc_name(svc), p->restart.give_up_restarts,
-			  p->restart.give_up_within / USEC_PER_SEC, svc_name(svc));
-		record(svc, "give-up", "restart budget exhausted", 0, NULL, 0, NULL);
-		set_state(svc, SVC_GAVE_UP);
+		give_up(svc);
 		return;
 	}
 	jitter = ((double)random() / RAND_MAX) * 2.0 - 1.0;
 	delay = restart_backoff(p, svc->failures_in_row, jitter);
-	log_info("%s: restarting in %.1fs (%s %d)", svc_name(svc), (double)delay / USEC_PER_SEC,
-		 exit_cause_to_string(svc->last_exit.cause), svc->last_exit.code);
+	describe_exit(&svc->last_exit, why, sizeof(why));
+	log_info("%s: restarting in %.1fs (%s)", svc_name(svc), (double)delay / USEC_PER_SEC, why);
+	extra = json_object_new_object();
+	json_object_object_add(extra, "exit", json_object_new_string(exit_cause_to_string(svc->last_exit.cause)));
+	json_object_object_add(extra, "exit_code", json_object_new_int(svc->last_exit.code));
+	json_object_object_add(extra, "attempt", json_object_new_int((int)svc->failures_in_row));
+	json_object_object_add(extra, "delay_ms", json_object_new_int64((int64_t)(delay / USEC_PER_MSEC)));
+	record(svc, "restart", why, 0, NULL, 0, extra);
 	set_state(svc, SVC_BACKOFF);
 	if (loop_add_timer(svc->sup->loop, delay, on_restart_timer, svc, &svc->timer) < 0)
 		set_state(svc, SVC_STOPPED);
@@ -467,11 +559,31 @@ static void schedule_restart_or_stop(struct service *svc)
 static void service_on_group_empty(struct service *svc)
 {
 	loop_source_freep(&svc->timer);
+	loop_source_freep(&svc->stop_cmd_src);
+	health_stop(svc->health);
+	svc->health = NULL;
 	if (svc->state == SVC_STOPPING) {
 		log_info("%s: stopped", svc_name(svc));
 		set_state(svc, SVC_STOPPED);
-		if (svc->want_running) /* a restart was asked for */
+		if (svc->removed) {
+			supervisor_reap_removed(svc->sup);
+			return;
+		}
+		if (svc->want_running) { /* a restart was asked for */
+			bool counted = svc->restart_pending;
+
+			svc->restart_pending = false;
+			if (counted && restart_budget_exhausted(svc->policy, svc->restart_times,
+								svc->restart_ring_len + 1, now_monotonic())) {
+				give_up(svc);
+				return;
+			}
+			if (counted) {
+				svc->restarts++;
+				svc->restart_times[svc->restarts % (svc->restart_ring_len + 1)] = now_monotonic();
+			}
 			service_start(svc);
+		}
 		return;
 	}
 	if (svc->last_exit.cause == EXIT_NONE)
@@ -505,25 +617,10 @@ static int on_stop_timeout(struct loop_source *src, int fd, uint32_t revents, vo
 	return 0;
 }
 
-int service_stop(struct service *svc)
+static void send_stop_signal(struct service *svc)
 {
 	int sig = svc->policy->stop.signal, r;
 
-	svc->want_running = false;
-	switch (svc->state) {
-	case SVC_BACKOFF:
-	case SVC_GAVE_UP:
-		loop_source_freep(&svc->timer);
-		set_state(svc, SVC_STOPPED);
-		return 0;
-	case SVC_STOPPED:
-	case SVC_STOPPING:
-		return 0;
-	default:
-		break;
-	}
-	set_state(svc, SVC_STOPPING);
-	svc->stop_began = now_monotonic();
 	if (svc->pidfd >= 0)
 		r = syscall(SYS_pidfd_send_signal, svc->pidfd, sig, NULL, 0) < 0 ? -errno : 0;
 	else {
@@ -534,9 +631,103 @@ int service_stop(struct service *svc)
 		log_warning_errno(r, "%s: cannot send SIG%s", svc_name(svc), sigabbrev_np(sig));
 	log_info("%s: sent SIG%s to %d, waiting up to %.1fs", svc_name(svc), sigabbrev_np(sig), svc->pid,
 		 (double)svc->policy->stop.timeout / USEC_PER_SEC);
-	if (!group_populated(svc) && svc->pid == 0) {
+}
+
+static int on_stop_command_exit(struct loop_source *src, int fd, uint32_t revents, void *data)
+{
+	struct service *svc = data;
+	siginfo_t si = { 0 };
+
+	if (waitid((idtype_t)P_PIDFD, (id_t)fd, &si, WEXITED | WNOHANG) == 0 && si.si_pid == 0)
+		return 0;
+	loop_source_freep(&svc->stop_cmd_src);
+	if (si.si_code != CLD_EXITED || si.si_status != 0)
+		log_warning("%s: stop command %s %d", svc_name(svc),
+			    si.si_code == CLD_EXITED ? "exited with" : "killed by signal", si.si_status);
+	if (svc->state == SVC_STOPPING && (svc->pid || service_group_populated(svc)))
+		send_stop_signal(svc);
+	return 0;
+}
+
+/* stop.command runs in the service's group, as its user; the stop signal
+ * follows when it exits, all within the one stop.timeout. */
+static int run_stop_command(struct service *svc)
+{
+	struct spawn_result sr;
+	int r;
+
+	r = spawn_in_cgroup(svc->policy, svc->policy->stop.command, svc->cgfd, -1, &sr);
+	if (r < 0)
+		return log_warning_errno(r, "%s: cannot run its stop command", svc_name(svc));
+	close(sr.exec_pipe);
+	r = loop_add_fd(svc->sup->loop, sr.pidfd, EPOLLIN, true, on_stop_command_exit, svc,
+			&svc->stop_cmd_src);
+	if (r < 0) {
+		close(sr.pidfd);
+		return r;
+	}
+	return 0;
+}
+
+static int begin_stop(struct service *svc, enum exit_cause cause, const char *reason)
+{
+	health_stop(svc->health);
+	svc->health = NULL;
+	svc->stop_cause = cause;
+	free(svc->stop_reason);
+	svc->stop_reason = strdup(reason);
+	set_state(svc, SVC_STOPPING);
+	svc->stop_began = now_monotonic();
+	if (!service_group_populated(svc) && svc->pid == 0) {
 		service_on_group_empty(svc);
 		return 0;
 	}
+	if (!svc->policy->stop.command || run_stop_command(svc) < 0)
+		send_stop_signal(svc);
 	return loop_add_timer(svc->sup->loop, svc->policy->stop.timeout, on_stop_timeout, svc, &svc->timer);
+}
+
+/* Leaves a state where nothing runs; true when there was nothing to stop. */
+static bool stop_idle(struct service *svc)
+{
+	switch (svc->state) {
+	case SVC_BACKOFF:
+	case SVC_GAVE_UP:
+		loop_source_freep(&svc->timer);
+		set_state(svc, SVC_STOPPED);
+		return true;
+	case SVC_STOPPED:
+	case SVC_STOPPING:
+		return true;
+	default:
+		return false;
+	}
+}
+
+int service_stop(struct service *svc)
+{
+	svc->want_running = false;
+	svc->restart_pending = false;
+	if (stop_idle(svc))
+		return 0;
+	record(svc, "stop", "guardctl stop", svc->policy->stop.signal, &svc->pid, svc->pid ? 1 : 0, NULL);
+	return begin_stop(svc, EXIT_GUARDIAN, "guardctl stop");
+}
+
+int service_restart(struct service *svc, enum exit_cause cause, const char *reason, bool counted)
+{
+	record(svc, "restart", reason, svc->state == SVC_RUNNING ? svc->policy->stop.signal : 0, &svc->pid,
+	       svc->pid ? 1 : 0, NULL);
+	if (svc->state == SVC_STOPPING) {
+		svc->want_running = true;
+		return 0;
+	}
+	if (svc->state != SVC_RUNNING && svc->state != SVC_STARTING) {
+		loop_source_freep(&svc->timer);
+		set_state(svc, SVC_STOPPED);
+		return service_start(svc);
+	}
+	svc->want_running = true;
+	svc->restart_pending = counted;
+	return begin_stop(svc, cause, reason);
 }

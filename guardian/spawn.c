@@ -241,6 +241,12 @@ int spawn_in_cgroup(const struct policy *p, char *const *argv, int cgroup_fd, in
 		goto out;
 	}
 	args.pidfd = (uint64_t)(uintptr_t)&pidfd;
+	/* clone3 refuses CLONE_INTO_CGROUP with an invalid fd: -1 means the
+	 * child stays in guardian's own cgroup (exec health checks, tests). */
+	if (cgroup_fd < 0) {
+		args.flags &= ~(uint64_t)CLONE_INTO_CGROUP;
+		args.cgroup = 0;
+	}
 	pid = syscall(SYS_clone3, &args, sizeof(args));
 	if (pid < 0) {
 		r = -errno;

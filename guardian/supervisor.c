@@ -36,6 +36,7 @@ const char *exit_cause_to_string(enum exit_cause c)
 	static const char *const names[] = {
 		[EXIT_NONE] = "none",         [EXIT_CODE] = "exited",     [EXIT_SIGNAL] = "signal",
 		[EXIT_OOM_KILL] = "oom-kill", [EXIT_GUARDIAN] = "guardian", [EXIT_EXEC_FAILED] = "exec-failed",
+		[EXIT_HEALTH] = "health",     [EXIT_UNKNOWN] = "unknown",
 	};
 	return names[c];
 }
@@ -192,12 +193,15 @@ fail:
 	return r;
 }
 
-static void service_free(struct service *svc)
+void service_free(struct service *svc)
 {
 	loop_source_freep(&svc->pid_src);
 	loop_source_freep(&svc->exec_src);
 	loop_source_freep(&svc->events_src);
 	loop_source_freep(&svc->timer);
+	loop_source_freep(&svc->stop_cmd_src);
+	health_stop(svc->health);
+	free(svc->stop_reason);
 	if (svc->pidfd >= 0)
 		close(svc->pidfd);
 	if (svc->cgfd >= 0)
@@ -212,6 +216,7 @@ void supervisor_free(struct supervisor *s)
 {
 	if (!s)
 		return;
+	loop_source_freep(&s->reap);
 	for (size_t i = 0; i < s->n_services; i++)
 		service_free(s->services[i]);
 	free(s->services);

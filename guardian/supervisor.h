@@ -7,6 +7,7 @@
 
 #include "actionlog.h"
 #include "cgfs.h"
+#include "health.h"
 #include "loop.h"
 #include "policy.h"
 
@@ -26,6 +27,8 @@ enum exit_cause {
 	EXIT_OOM_KILL,    /* killed by the kernel OOM killer (memory.events oom_kill rose) */
 	EXIT_GUARDIAN,    /* stopped or killed by guardian */
 	EXIT_EXEC_FAILED, /* could not be started: `code` is the errno */
+	EXIT_HEALTH,      /* restarted by guardian after failed health checks */
+	EXIT_UNKNOWN,     /* an adopted process: not our child, status unknown */
 };
 
 struct service_exit {
@@ -43,6 +46,8 @@ struct service {
 	int cgfd;
 	enum service_state state;
 	bool want_running;
+	bool state_loaded;  /* restored from state.json */
+	bool removed;       /* its policy is gone: freed once stopped */
 
 	pid_t pid;
 	int pidfd;
@@ -51,6 +56,11 @@ struct service {
 	struct loop_source *events_src; /* inotify on cgroup.events */
 	struct loop_source *timer;      /* backoff or stop grace period */
 	bool group_signalled;           /* stop signal already sent to the whole group */
+	enum exit_cause stop_cause;     /* why guardian is stopping it (EXIT_GUARDIAN, EXIT_HEALTH) */
+	char *stop_reason;              /* words for the record, malloc'd */
+	struct health_runner *health;
+	struct loop_source *stop_cmd_src; /* stop.command's pidfd */
+	bool restart_pending;  /* counted restart once the stop completes */
 	int exec_pipe;
 
 	usec_t started_mono;
@@ -76,10 +86,15 @@ struct supervisor {
 	struct cgfs *cg;
 	struct supervisor_config cfg;
 	struct actionlog *actions; /* not owned */
+	/* Told after every state change (deferred work only: it runs inside
+	 * the service's state machine). */
+	void (*on_change)(void *data, struct service *svc);
+	void *on_change_data;
 	char *parent;   /* cgroup that holds the services */
 	int parent_fd;
 	struct service **services;
 	size_t n_services;
+	struct loop_source *reap; /* frees removed services once stopped */
 };
 
 /* Decide where services live, move guardian into a leaf if the kernel's
@@ -94,11 +109,43 @@ struct service *supervisor_find(struct supervisor *s, const char *name);
 
 /* Create the cgroup, write the limits, spawn. */
 int service_start(struct service *svc);
+/* Does the service's cgroup hold processes? (false when it is gone) */
+bool service_group_populated(struct service *svc);
+/* Write the policy's limits into the service's cgroup (also live). */
+int service_apply_limits(struct service *svc);
 /* Follow a process already in the group (guardian restarted, or the main
  * process daemonized): pidfd_open on a pid from cgroup.procs. */
 int service_adopt_main(struct service *svc);
-/* Graceful stop; the callback-free state machine ends in SVC_STOPPED. */
+/* Graceful stop: stop.command, the stop signal, the grace period, then
+ * cgroup.kill; ends in SVC_STOPPED. */
 int service_stop(struct service *svc);
+/* Stop, then start again. `cause` is EXIT_GUARDIAN for a command,
+ * EXIT_HEALTH for failed checks; `counted` restarts count toward give_up. */
+int service_restart(struct service *svc, enum exit_cause cause, const char *reason, bool counted);
+/* States from which nothing happens without an event or a command. */
+static inline bool service_state_settled(enum service_state s)
+{
+	return s != SVC_STARTING && s != SVC_STOPPING;
+}
+
+/* Persisted state (<state-dir>/state.json): restart counters, last exit
+ * and whether the service was stopped on purpose, across guardian
+ * restarts within one boot. */
+int supervisor_save_state(struct supervisor *s);
+int supervisor_load_state(struct supervisor *s);
+/* Apply a new, already validated policy set (taking ownership): add and
+ * start new services, stop removed ones, apply changed limits live and
+ * restart services whose command, user or environment changed. Each
+ * change is appended to `changes` as a sentence. */
+int supervisor_reload(struct supervisor *s, struct policy **v, size_t n, struct json_object *changes);
+/* Free services whose policy was removed, once they are stopped (from the
+ * loop, never inside their own state machine). */
+void supervisor_reap_removed(struct supervisor *s);
+void service_free(struct service *svc);
+/* Start the health checks of a running service again (after a reload). */
+void service_resume_health(struct service *svc);
+/* Called by the state machine after every change. */
+void supervisor_service_changed(struct service *svc);
 
 /* The cgroup name of a service below the parent. */
 int service_cgroup_name(const char *service, char **ret);

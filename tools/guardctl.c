@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 
+#include "guardctl.h"
 #include "policy.h"
 #include "util.h"
 
@@ -20,7 +21,13 @@ static void usage(FILE *out)
 		"  check FILE|DIR...         validate policies without a daemon (exit 1 on any error)\n"
 		"  status [SERVICE] [--json] services, their state, memory and last exit\n"
 		"  start SERVICE             start (also clears gave-up)\n"
-		"  stop SERVICE              stop gracefully: stop signal, grace period, cgroup.kill\n\n"
+		"  stop SERVICE              stop gracefully: stop signal, grace period, cgroup.kill\n"
+		"  restart SERVICE           stop, then start (does not count toward give_up)\n"
+		"  reload                    re-read the policies: validate all, apply what changed\n"
+		"  log [SERVICE] [--json] [--follow] [--file PATH]\n"
+		"                            the action log: every action and every kill seen\n\n"
+		"Commands that change state run one at a time in the order given and\n"
+		"answer once the service has settled.\n\n"
 		"Options:\n"
 		"  --socket PATH             control socket of the daemon\n"
 		"  --help, --version\n");
@@ -108,7 +115,7 @@ static int connect_daemon(const char *path)
 	return -err;
 }
 
-static int request(const char *socket_path, const char *cmd, const char *service,
+int request(const char *socket_path, const char *cmd, const char *service,
 		   struct json_object **ret)
 {
 	_cleanup_close_ int fd = connect_daemon(socket_path);
@@ -159,7 +166,7 @@ static int request(const char *socket_path, const char *cmd, const char *service
 	return 0;
 }
 
-static const char *get_str(struct json_object *o, const char *key, const char *dflt)
+const char *get_str(struct json_object *o, const char *key, const char *dflt)
 {
 	struct json_object *v;
 
@@ -264,6 +271,20 @@ static void print_table(struct json_object *reply)
 	}
 }
 
+static int print_reload(struct json_object *reply)
+{
+	struct json_object *arr;
+	bool ok = json_object_get_boolean(json_object_object_get(reply, "ok"));
+	const char *key = ok ? "changes" : "errors";
+
+	if (!ok)
+		fprintf(stderr, "guardctl reload: %s\n", get_str(reply, "error", "failed"));
+	if (json_object_object_get_ex(reply, key, &arr))
+		for (size_t i = 0; i < json_object_array_length(arr); i++)
+			fprintf(ok ? stdout : stderr, "%s\n", json_object_get_string(json_object_array_get_idx(arr, i)));
+	return ok ? 0 : 1;
+}
+
 static int cmd_daemon(const char *sock, const char *cmd, int argc, char **argv)
 {
 	struct json_object *reply = NULL;
@@ -280,20 +301,29 @@ static int cmd_daemon(const char *sock, const char *cmd, int argc, char **argv)
 		} else
 			service = argv[i];
 	}
-	if (!service && strcmp(cmd, "status") != 0) {
+	if (!service && strcmp(cmd, "status") != 0 && strcmp(cmd, "reload") != 0) {
 		fprintf(stderr, "guardctl %s: needs a SERVICE\n", cmd);
+		return 2;
+	}
+	if (service && strcmp(cmd, "reload") == 0) {
+		fprintf(stderr, "guardctl reload: takes no SERVICE (it reloads every policy)\n");
 		return 2;
 	}
 	r = request(sock, cmd, service, &reply);
 	if (r < 0)
 		return 1;
+	if (strcmp(cmd, "reload") == 0) {
+		r = print_reload(reply);
+		json_object_put(reply);
+		return r;
+	}
 	if (!json_object_get_boolean(json_object_object_get(reply, "ok"))) {
 		fprintf(stderr, "guardctl %s: %s\n", cmd, get_str(reply, "error", "failed"));
 		json_object_put(reply);
 		return 1;
 	}
 	if (json)
-		printf("%s\n", json_object_to_json_string_ext(reply, JSON_C_TO_STRING_PRETTY));
+		printf("%s\n", json_object_to_json_string_ext(reply, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED));
 	else
 		print_table(reply);
 	json_object_put(reply);
@@ -336,8 +366,11 @@ int main(int argc, char **argv)
 
 	if (strcmp(cmd, "check") == 0)
 		return cmd_check(rest, args);
-	if (strcmp(cmd, "status") == 0 || strcmp(cmd, "start") == 0 || strcmp(cmd, "stop") == 0)
+	if (strcmp(cmd, "status") == 0 || strcmp(cmd, "start") == 0 || strcmp(cmd, "stop") == 0 ||
+	    strcmp(cmd, "restart") == 0 || strcmp(cmd, "reload") == 0)
 		return cmd_daemon(sock, cmd, rest, args);
+	if (strcmp(cmd, "log") == 0)
+		return cmd_log(sock, rest, args);
 	fprintf(stderr, "guardctl: unknown command '%s'\nTry 'guardctl --help'.\n", cmd);
 	return 2;
 }

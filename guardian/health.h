@@ -1,0 +1,44 @@
+/* health.h: a service's health checks (HTTP status and body, TCP connect,
+ * exec) on timers in the event loop; none of them ever blocks it. */
+#pragma once
+
+#include <stdbool.h>
+
+#include "loop.h"
+#include "policy.h"
+
+struct health_runner;
+
+/* Called once a check has failed `failures` times in a row (and again
+ * after every further `failures` consecutive failures). `reason` says what
+ * failed: "GET http://127.0.0.1:8080/watchdog_page.html: body does not
+ * contain 'still alive'" or "connect 127.0.0.1:5432: Connection refused"
+ * or "exec /usr/local/bin/check: exit status 2" or "...: timed out after 2s". */
+typedef void (*health_failed_cb)(void *data, const struct health_check *check, unsigned index,
+				 const char *reason);
+
+/* Start running every check of `p` (first run after one `every`).
+ * cgroup_fd: exec checks run inside the service's cgroup (clone3
+ * CLONE_INTO_CGROUP) with the service's user; -1 runs them in guardian's.
+ * p must outlive the runner: its checks are used in place. */
+int health_start(struct loop *loop, const struct policy *p, int cgroup_fd, health_failed_cb cb,
+		 void *data, struct health_runner **ret);
+/* Stop every check; in-flight connections and exec children are ended
+ * (exec children killed by pidfd) and freed. NULL is fine. */
+void health_stop(struct health_runner *h);
+
+/* Status for guardctl: consecutive failures and the last failure reason
+ * (NULL when the last run passed) of check `index`. */
+unsigned health_consecutive_failures(const struct health_runner *h, unsigned index);
+const char *health_last_error(const struct health_runner *h, unsigned index);
+/* Runs of check `index` finished so far (passed or failed). */
+unsigned long health_runs(const struct health_runner *h, unsigned index);
+/* Run check `index` on the next loop iteration instead of waiting for its
+ * timer (guardctl, tests); the callback never runs inside this call.
+ * -EBUSY while a run is in flight or already requested. */
+int health_run_now(struct health_runner *h, unsigned index);
+
+/* Pure, for tests: does an HTTP response (status line, headers, body)
+ * satisfy the check? On false, *ret_reason says why (static or in buf). */
+bool health_http_response_ok(const struct health_check *check, const char *response, size_t len,
+			     char *buf, size_t buflen, const char **ret_reason);

@@ -1,0 +1,57 @@
+# guardian-lib.sh: running the daemon inside the VM for a test (source it
+# after lib.sh): start it on a policy dir, query it, stop it.
+
+need_helper _dummy memhog # checks GUARDIAN_BUILD_DIR
+GUARDIAN=$GUARDIAN_BUILD_DIR/guardian/guardian
+GUARDCTL=$GUARDIAN_BUILD_DIR/tools/guardctl
+[ -x "$GUARDIAN" ] && [ -x "$GUARDCTL" ] || bail "guardian/guardctl not built in $GUARDIAN_BUILD_DIR"
+export GUARDIAN_SOCKET=$T/run/guardian.sock
+GUARDIAN_PID=
+
+# guardian_start POLICY_DIR [ARGS...]: starts the daemon (log in $T/guardian.log)
+# and waits until its control socket answers.
+guardian_start() {
+	local dir=$1
+	shift
+	"$GUARDIAN" --policies "$dir" --state-dir "$T/state" --runtime-dir "$T/run" "$@" \
+		>>"$T/guardian.log" 2>&1 &
+	GUARDIAN_PID=$!
+	wait_for 10000 "$GUARDCTL" status >/dev/null 2>&1 || {
+		cat "$T/guardian.log"
+		bail "guardian did not answer on $GUARDIAN_SOCKET"
+	}
+}
+
+# guardian_kill: ends the daemon (services keep running, by design).
+guardian_kill() {
+	[ -n "$GUARDIAN_PID" ] || return 0
+	kill -"${1:-TERM}" "$GUARDIAN_PID" 2>/dev/null
+	wait_exit "$GUARDIAN_PID" 10000 || bail "guardian did not exit"
+	GUARDIAN_PID=
+}
+
+# svc_field SERVICE FIELD: one field of `guardctl status --json`.
+svc_field() {
+	"$GUARDCTL" status "$1" --json 2>/dev/null | python3 -c '
+import json, sys
+s = json.load(sys.stdin)["services"][0]
+v = s.get(sys.argv[1])
+print("" if v is None else v)' "$2"
+}
+
+svc_state_is() { [ "$(svc_field "$1" state)" = "$2" ]; }
+
+# all_services_gone: the guardian.slice subtree holds no process.
+guardian_slice_empty() { cg_key_is /sys/fs/cgroup/guardian.slice cgroup.events populated 0; }
+
+guardian_cleanup() {
+	guardian_kill KILL 2>/dev/null
+	if [ -d /sys/fs/cgroup/guardian.slice ]; then
+		cg_kill /sys/fs/cgroup/guardian.slice
+		find /sys/fs/cgroup/guardian.slice -depth -type d -exec rmdir {} \; 2>/dev/null
+	fi
+}
+
+# The daemon and its services go before lib.sh's cleanup, which must still
+# see the script's own exit status.
+trap '_st=$?; guardian_cleanup; (exit $_st); _lib_cleanup' EXIT

@@ -1,0 +1,149 @@
+#!/usr/bin/env bash
+# The supervisor against the real kernel: double forks, stubborn services,
+# crash loops, health checks, guardian's own restart, command order and
+# who may change what.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/guardian-lib.sh"
+
+P=$T/policies
+mkdir -p "$P" "$T/www"
+chmod 755 "$T"   # the socket under $T/run is for unprivileged callers too
+echo "still alive" >"$T/www/watchdog_page.html"
+
+cat >"$P/sleeper.yaml" <<YAML
+service: sleeper
+command: ["sleep", "100000"]
+oom_score_adj: 250
+YAML
+cat >"$P/doublefork.yaml" <<YAML
+service: doublefork
+# The classic daemon: fork, setsid, fork again, and the parent exits 0.
+command: "setsid sh -c 'sleep 100000 & sleep 100000 & exit 0' & exit 0"
+stop: {signal: TERM, timeout: 5s}
+YAML
+cat >"$P/stubborn.yaml" <<YAML
+service: stubborn
+command: "trap '' TERM; while :; do sleep 1; done"
+stop: {signal: TERM, timeout: 1s}
+YAML
+cat >"$P/crasher.yaml" <<YAML
+service: crasher
+command: "exit 3"
+restart: {mode: on-failure, delay: 300ms, max_delay: 5s, give_up: {restarts: 3, within: 1m}}
+YAML
+cat >"$P/web.yaml" <<YAML
+service: web
+command: ["busybox", "httpd", "-f", "-p", "127.0.0.1:8080", "-h", "$T/www"]
+health:
+  - http: {url: "http://127.0.0.1:8080/watchdog_page.html", status: 200, contains: "still alive"}
+    every: 500ms
+    timeout: 400ms
+    failures: 2
+    action: restart
+YAML
+
+guardian_start "$P" --admin-group adm
+for s in sleeper doublefork stubborn web; do
+	check "$s reaches running" wait_for 15000 svc_state_is "$s" running
+done
+LOG=$T/state/actions.jsonl
+
+# records ACTION SERVICE: action log lines for that pair.
+records() {
+	python3 - "$LOG" "$1" "$2" <<'PY'
+import json, sys
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    if r["action"] == sys.argv[2] and r["service"] == sys.argv[3]:
+        print(line, end="")
+PY
+}
+has_record() { [ -n "$(records "$1" "$2")" ]; }
+
+# --- a double-forking service is tracked by its cgroup and fully stopped
+dcg=/sys/fs/cgroup/guardian.slice/doublefork.service
+check "doublefork: its grandchildren are in its cgroup" wait_for 5000 test "$(wc -l <$dcg/cgroup.procs)" -ge 2
+check "doublefork: still running after its main process exited 0" svc_state_is doublefork running
+"$GUARDCTL" stop doublefork >/dev/null
+check "doublefork: stopped" svc_state_is doublefork stopped
+check "doublefork: nothing left in its cgroup" cg_key_is "$dcg" cgroup.events populated 0
+
+# --- a service that ignores SIGTERM is killed after its grace period
+start_ms=$(now_ms)
+"$GUARDCTL" stop stubborn >/dev/null
+took=$(($(now_ms) - start_ms))
+check "stubborn: stopped" svc_state_is stubborn stopped
+check "stubborn: the stop waited its 1s grace period (took ${took}ms)" [ "$took" -ge 1000 ]
+rec=$(records kill stubborn)
+check "stubborn: the action log records the SIGKILL" [ -n "$rec" ]
+check "stubborn: ... with signal, pids, wait and reason" python3 -c '
+import json, sys
+r = json.loads(sys.argv[1])
+assert r["source"] == "guardian" and r["signal"] == "KILL", r
+assert r["pids"] and r["waited_ms"] >= 1000, r
+assert "stop.timeout" in r["reason"] and r["cgroup"].endswith("/stubborn.service"), r
+for k in ("time", "service", "cgroup", "source", "action", "reason", "pids", "signal"):
+    assert k in r, k' "$rec"
+
+# --- a crashing service restarts with growing delays, then gives up
+check "crasher: gives up after its budget" wait_for 20000 svc_state_is crasher gave-up
+check "crasher: 3 restarts" [ "$(svc_field crasher restarts)" = 3 ]
+check "crasher: the give-up is recorded" has_record give-up crasher
+check "crasher: each restart is recorded with its cause and a growing delay" python3 -c '
+import json, sys
+recs = [json.loads(l) for l in sys.stdin.read().splitlines()]
+assert len(recs) == 3, recs
+assert all(r["exit"] == "exited" and r["exit_code"] == 3 for r in recs), recs
+assert [r["attempt"] for r in recs] == [1, 2, 3], recs
+d = [r["delay_ms"] for r in recs]
+assert d[0] < d[1] < d[2], d
+print("# delays (ms):", d)' < <(records restart crasher)
+"$GUARDCTL" status crasher | sed 's/^/# /'
+
+# --- an HTTP health check with a content match restarts the service
+web_pid=$(svc_field web pid)
+echo "out of order" >"$T/www/watchdog_page.html"
+check "web: restarted after its page lost 'still alive'" wait_for 10000 has_record restart web
+echo "still alive" >"$T/www/watchdog_page.html"
+web_running_anew() { [ "$(svc_field web state)" = running ] && [ "$(svc_field web pid)" != "$web_pid" ]; }
+check "web: running again under a new pid" wait_for 10000 web_running_anew
+names_content_check() { records restart web | grep -q "body does not contain 'still alive'"; }
+check "web: the record names the failed content check" names_content_check
+
+# --- guardian SIGKILLed and started again adopts, never restarts
+sleeper_pid=$(svc_field sleeper pid)
+guardian_kill KILL
+check "sleeper survives guardian's SIGKILL" kill -0 "$sleeper_pid"
+guardian_start "$P" --admin-group adm
+check "sleeper: adopted as running" wait_for 5000 svc_state_is sleeper running
+check "sleeper: same pid $sleeper_pid after guardian's restart" [ "$(svc_field sleeper pid)" = "$sleeper_pid" ]
+check "sleeper: one process in its cgroup, not two" \
+	[ "$(wc -l </sys/fs/cgroup/guardian.slice/sleeper.service/cgroup.procs)" = 1 ]
+check "crasher: still gave-up after guardian's restart" svc_state_is crasher gave-up
+check "doublefork: still stopped after guardian's restart" svc_state_is doublefork stopped
+
+# --- stop then start, back to back: the start waits for the stop
+"$GUARDCTL" stop stubborn >/dev/null 2>&1 # already stopped: a no-op
+"$GUARDCTL" start stubborn >/dev/null
+check "stubborn: running again" svc_state_is stubborn running
+"$GUARDCTL" stop stubborn >"$T/stop.out" 2>&1 &
+stop_pid=$!
+wait_for 3000 svc_state_is stubborn stopping
+"$GUARDCTL" start stubborn >"$T/start.out" 2>&1
+check "stop then start issued together end in running" svc_state_is stubborn running
+wait_exit "$stop_pid" 5000
+check "the stop answered 'stopped' before the start ran" grep -q stopped "$T/stop.out"
+
+# --- who may change state
+check "nobody may read the status" setpriv --reuid=65534 --regid=65534 --clear-groups "$GUARDCTL" status sleeper
+out=$(setpriv --reuid=65534 --regid=65534 --clear-groups "$GUARDCTL" stop sleeper 2>&1)
+check "nobody may not stop a service (exit 1)" [ $? -eq 1 ]
+check "... and is told why: $out" grep -q "permission denied" <<<"$out"
+check "sleeper still running with its pid" [ "$(svc_field sleeper pid)" = "$sleeper_pid" ]
+check "a member of the admin group (adm) may stop it" \
+	setpriv --reuid=65534 --regid=65534 --groups=4 "$GUARDCTL" stop sleeper
+check "sleeper: stopped by the admin group member" svc_state_is sleeper stopped
+
+"$GUARDCTL" status | sed 's/^/# /'
+"$GUARDCTL" log | sed 's/^/# /'
+done_testing

@@ -1,0 +1,13 @@
+/* guardctl.h: what guardctl's commands share: one request to the daemon
+ * and reading fields of its answers. */
+#pragma once
+
+#include <json-c/json.h>
+
+/* Send {"command":cmd,"service":service}; the answer in *ret. Prints why
+ * on failure (daemon not running, refused) and returns a negative errno. */
+int request(const char *socket_path, const char *cmd, const char *service, struct json_object **ret);
+const char *get_str(struct json_object *o, const char *key, const char *dflt);
+
+/* guardctl log [SERVICE] [--json] [--follow] [--file PATH] */
+int cmd_log(const char *socket_path, int argc, char **argv);

@@ -137,6 +137,14 @@ static struct json_object *service_status(const struct service *svc)
 	add_memory(o, svc);
 	json_object_object_add(e, "cause", json_object_new_string(exit_cause_to_string(svc->last_exit.cause)));
 	json_object_object_add(e, "code", json_object_new_int(svc->last_exit.code));
+	if (svc->last_exit.has_sender) {
+		char who[128];
+
+		signal_sender_describe(&svc->last_exit.sender, who, sizeof(who));
+		json_object_object_add(e, "sender", json_object_new_string(who));
+		json_object_object_add(e, "sender_pid", json_object_new_int(svc->last_exit.sender.pid));
+		json_object_object_add(e, "sender_comm", json_object_new_string(svc->last_exit.sender.comm));
+	}
 	if (svc->last_exit.at) {
 		format_rfc3339(svc->last_exit.at, ts, sizeof(ts));
 		json_object_object_add(e, "time", json_object_new_string(ts));

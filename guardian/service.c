@@ -18,6 +18,7 @@ static int service_watch_group(struct service *svc);
 static void schedule_restart_or_stop(struct service *svc);
 static int begin_stop(struct service *svc, enum exit_cause cause, const char *reason);
 static void give_up(struct service *svc);
+static void note_cgroup_id(struct service *svc);
 
 static void set_state(struct service *svc, enum service_state st)
 {
@@ -175,6 +176,7 @@ static void classify_exit(struct service *svc, const siginfo_t *si)
 	if (e->cause == EXIT_EXEC_FAILED && e->at && si->si_code == CLD_EXITED && si->si_status == 127)
 		return; /* already classified from the exec pipe */
 	e->at = now_realtime();
+	e->has_sender = false;
 	if (svc->state == SVC_STOPPING) {
 		e->cause = svc->stop_cause ?: EXIT_GUARDIAN;
 		e->code = si->si_status;
@@ -195,6 +197,9 @@ static void classify_exit(struct service *svc, const siginfo_t *si)
 	}
 	e->cause = EXIT_SIGNAL;
 	e->code = si->si_status;
+	e->has_sender = svc->last_signal.sig == si->si_status && svc->last_signal.target == si->si_pid;
+	if (e->has_sender)
+		e->sender = svc->last_signal;
 	if (si->si_status == SIGKILL && cgfs_read_keyed(svc->cgfd, "memory.events", "oom_kill", &oom) == 0 &&
 	    oom > svc->oom_kills_at_start)
 		e->cause = EXIT_OOM_KILL;
@@ -210,6 +215,7 @@ bool service_group_populated(struct service *svc)
 		if (fd < 0)
 			return false; /* never created: nothing runs there */
 		svc->cgfd = fd;
+		note_cgroup_id(svc);
 	}
 
 	/* An unreadable cgroup.events means the group is gone. */
@@ -394,6 +400,41 @@ static int service_watch_group(struct service *svc)
 	return 0;
 }
 
+static void note_cgroup_id(struct service *svc)
+{
+	struct stat st;
+
+	/* A cgroup's id, as BPF's bpf_get_current_cgroup_id() and
+	 * cgroup->kn->id report it, is its directory's inode number. */
+	if (fstat(svc->cgfd, &st) == 0)
+		svc->cgroup_id = st.st_ino;
+}
+
+void service_note_signal(struct service *svc, const struct signal_sender *sender)
+{
+	char why[128];
+	pid_t target = sender->target;
+
+	if (sender->pid == getpid())
+		return; /* guardian's own stop or kill: already recorded */
+	if (target == svc->pid)
+		svc->last_signal = *sender;
+	signal_sender_describe(sender, why, sizeof(why));
+	log_notice("%s: %s to pid %d", svc_name(svc), why, target);
+	if (svc->sup->actions) {
+		struct json_object *rec = actionlog_record(svc_name(svc), svc->cgroup, "signal", "signal", why);
+
+		if (!rec)
+			return;
+		json_object_object_add(rec, "signal", json_object_new_string(sigabbrev_np(sender->sig) ?: "?"));
+		actionlog_add_pids(rec, &target, 1);
+		json_object_object_add(rec, "sender_pid", json_object_new_int(sender->pid));
+		json_object_object_add(rec, "sender_comm", json_object_new_string(sender->comm));
+		json_object_object_add(rec, "sender_uid", json_object_new_int64(sender->uid));
+		(void)actionlog_write(svc->sup->actions, rec);
+	}
+}
+
 static int open_group(struct service *svc)
 {
 	int r;
@@ -403,6 +444,7 @@ static int open_group(struct service *svc)
 	r = cgfs_mkdir(svc->sup->cg, svc->cgroup, &svc->cgfd);
 	if (r < 0)
 		return log_error_errno(r, "%s: cannot create cgroup %s", svc_name(svc), svc->cgroup);
+	note_cgroup_id(svc);
 	return 0;
 }
 
@@ -500,7 +542,15 @@ static void describe_exit(const struct service_exit *e, char *buf, size_t len)
 {
 	switch (e->cause) {
 	case EXIT_CODE: snprintf(buf, len, "exited with status %d", e->code); break;
-	case EXIT_SIGNAL: snprintf(buf, len, "killed by SIG%s", sigabbrev_np(e->code) ?: "?"); break;
+	case EXIT_SIGNAL:
+		if (e->has_sender) {
+			char who[96];
+
+			signal_sender_describe(&e->sender, who, sizeof(who));
+			snprintf(buf, len, "killed by %s", who);
+		} else
+			snprintf(buf, len, "killed by SIG%s", sigabbrev_np(e->code) ?: "?");
+		break;
 	case EXIT_OOM_KILL: snprintf(buf, len, "killed by the kernel OOM killer"); break;
 	case EXIT_EXEC_FAILED: snprintf(buf, len, "could not start: %s", strerror(e->code)); break;
 	case EXIT_UNKNOWN: snprintf(buf, len, "its processes are gone (adopted: no exit status)"); break;

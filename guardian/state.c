@@ -88,7 +88,7 @@ static void service_from_json(struct service *svc, struct json_object *o)
 	svc->failures_in_row = (unsigned)get_u64(o, "failures_in_row");
 	svc->started_mono = get_u64(o, "started_mono");
 	svc->started_real = get_u64(o, "started_real");
-	if (cause >= EXIT_NONE && cause <= EXIT_UNKNOWN)
+	if (cause >= EXIT_NONE && cause < _EXIT_CAUSE_MAX)
 		svc->last_exit = (struct service_exit){ .cause = cause, .code = (int)get_u64(o, "last_exit_code"),
 							.at = get_u64(o, "last_exit_at") };
 	if (json_object_object_get_ex(o, "restart_times", &times) &&

@@ -36,7 +36,7 @@ const char *exit_cause_to_string(enum exit_cause c)
 	static const char *const names[] = {
 		[EXIT_NONE] = "none",         [EXIT_CODE] = "exited",     [EXIT_SIGNAL] = "signal",
 		[EXIT_OOM_KILL] = "oom-kill", [EXIT_GUARDIAN] = "guardian", [EXIT_EXEC_FAILED] = "exec-failed",
-		[EXIT_HEALTH] = "health",     [EXIT_UNKNOWN] = "unknown",
+		[EXIT_HEALTH] = "health",     [EXIT_UNKNOWN] = "unknown",      [EXIT_RULE] = "rule",
 	};
 	return names[c];
 }
@@ -254,6 +254,20 @@ int supervisor_add(struct supervisor *s, struct policy *p, struct service **ret)
 	if (ret)
 		*ret = svc;
 	return 0;
+}
+
+struct service *supervisor_find_by_cgroup_id(struct supervisor *s, uint64_t id)
+{
+	for (size_t i = 0; i < s->n_services; i++)
+		if (s->services[i]->cgroup_id == id && id)
+			return s->services[i];
+	return NULL;
+}
+
+void signal_sender_describe(const struct signal_sender *s, char *buf, size_t len)
+{
+	snprintf(buf, len, "SIG%s from pid %d (%s, uid %u)", sigabbrev_np(s->sig) ?: "?", s->pid,
+		 s->comm[0] ? s->comm : "?", (unsigned)s->uid);
 }
 
 struct service *supervisor_find(struct supervisor *s, const char *name)

@@ -29,12 +29,27 @@ enum exit_cause {
 	EXIT_EXEC_FAILED, /* could not be started: `code` is the errno */
 	EXIT_HEALTH,      /* restarted by guardian after failed health checks */
 	EXIT_UNKNOWN,     /* an adopted process: not our child, status unknown */
+	EXIT_RULE,        /* restarted, stopped or killed by guardian's pressure engine */
+	_EXIT_CAUSE_MAX,
+};
+
+/* A fatal signal someone sent to a process of a guarded service, as the
+ * BPF signal observer saw it. */
+struct signal_sender {
+	int sig;
+	pid_t target;
+	pid_t pid;      /* sender */
+	uid_t uid;
+	char comm[16];
+	usec_t at;      /* monotonic */
 };
 
 struct service_exit {
 	enum exit_cause cause;
 	int code;
 	usec_t at; /* realtime */
+	bool has_sender; /* EXIT_SIGNAL: who sent it */
+	struct signal_sender sender;
 };
 
 struct supervisor;
@@ -71,6 +86,8 @@ struct service {
 	usec_t *restart_times;   /* ring of the last give_up_restarts restarts (monotonic) */
 	unsigned restart_ring_len;
 	uint64_t oom_kills_at_start;
+	uint64_t cgroup_id;      /* the cgroup's inode number: what BPF sees */
+	struct signal_sender last_signal; /* the last fatal signal seen for its main process */
 	struct service_exit last_exit;
 };
 
@@ -106,6 +123,15 @@ void supervisor_free(struct supervisor *s);
 /* Take ownership of the policies and create one service each (stopped). */
 int supervisor_add(struct supervisor *s, struct policy *p, struct service **ret);
 struct service *supervisor_find(struct supervisor *s, const char *name);
+/* The service whose cgroup has this id (inode number), or NULL. */
+struct service *supervisor_find_by_cgroup_id(struct supervisor *s, uint64_t id);
+
+/* The BPF signal observer saw `sig` sent to a process of svc: remember it
+ * (to classify the coming exit) and record it in the action log. Signals
+ * guardian sends itself are recognised by the sender's pid. */
+void service_note_signal(struct service *svc, const struct signal_sender *sender);
+/* "SIGKILL from pid 4242 (stop.sh, uid 0)" */
+void signal_sender_describe(const struct signal_sender *s, char *buf, size_t len);
 
 /* Create the cgroup, write the limits, spawn. */
 int service_start(struct service *svc);

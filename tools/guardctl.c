@@ -233,6 +233,8 @@ static void fmt_last_exit(struct json_object *svc, char *buf, size_t len)
 	}
 	if (strcmp(cause, "exited") == 0)
 		snprintf(buf, len, "exit %lld", (long long)get_int(e, "code"));
+	else if (strcmp(cause, "signal") == 0 && get_str(e, "sender", NULL))
+		snprintf(buf, len, "%s", get_str(e, "sender", ""));
 	else if (strcmp(cause, "signal") == 0)
 		snprintf(buf, len, "SIG%s", sigabbrev_np((int)get_int(e, "code")) ?: "?");
 	else if (strcmp(cause, "exec-failed") == 0)

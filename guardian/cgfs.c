@@ -20,9 +20,9 @@
  * meanwhile is caught by the caller's wait for "populated 0". */
 #define FREEZE_WAIT_USEC (1 * USEC_PER_SEC)
 
-/* First read size; memory.stat of a 6.x kernel is about 1.5 KiB, bigger
- * files (cgroup.procs of a large group) double it as needed. */
-#define READ_CHUNK 4096
+/* The largest cgroup file read: cgroup.procs of a group with a million
+ * pids is about 8 MiB; anything beyond is not a cgroup file. */
+#define CGFS_READ_MAX (16u << 20)
 
 #define streq(a, b) (strcmp((a), (b)) == 0)
 
@@ -159,39 +159,11 @@ int cgfs_rmdir(const struct cgfs *c, const char *path)
 
 int cgfs_read(int dirfd, const char *attr, char **ret)
 {
-	_cleanup_close_ int fd = -1;
-	_cleanup_free_ char *buf = NULL;
-	size_t size = READ_CHUNK, len = 0;
+	_cleanup_close_ int fd = openat(dirfd, attr, O_RDONLY | O_CLOEXEC);
 
-	fd = openat(dirfd, attr, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	buf = malloc(size);
-	if (!buf)
-		return -ENOMEM;
-	for (;;) {
-		ssize_t n;
-
-		if (len + 1 >= size) {
-			char *bigger = realloc(buf, size * 2);
-
-			if (!bigger)
-				return -ENOMEM;
-			buf = bigger;
-			size *= 2;
-		}
-		n = read(fd, buf + len, size - len - 1);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	buf[len] = '\0';
-	*ret = TAKE_PTR(buf);
-	return 0;
+	return read_full(fd, CGFS_READ_MAX, ret, NULL);
 }
 
 int cgfs_write(int dirfd, const char *attr, const char *value)

@@ -57,32 +57,6 @@ bool policy_mode_unsafe(mode_t mode, uid_t euid)
 	return euid == 0 && (mode & (S_IWGRP | S_IWOTH));
 }
 
-static int read_fd(int fd, char **ret, size_t *ret_len)
-{
-	_cleanup_free_ char *buf = malloc(POLICY_FILE_MAX + 1);
-	size_t len = 0;
-
-	if (!buf)
-		return -ENOMEM;
-	while (len <= POLICY_FILE_MAX) {
-		ssize_t n = read(fd, buf + len, POLICY_FILE_MAX + 1 - len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	if (len > POLICY_FILE_MAX)
-		return -EFBIG;
-	buf[len] = '\0';
-	*ret = TAKE_PTR(buf);
-	*ret_len = len;
-	return 0;
-}
-
 static int read_policy_file(const char *path, char **ret, size_t *ret_len, struct diag *d)
 {
 	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
@@ -105,7 +79,7 @@ static int read_policy_file(const char *path, char **ret, size_t *ret_len, struc
 			 (unsigned)(st.st_mode & 07777), path);
 		return -EPERM;
 	}
-	r = read_fd(fd, ret, ret_len);
+	r = read_full(fd, POLICY_FILE_MAX, ret, ret_len);
 	if (r == -EFBIG)
 		diag_add(d, path, 0, 0, "larger than %d bytes; not a policy", POLICY_FILE_MAX);
 	else if (r < 0)

@@ -105,6 +105,44 @@ char **strv_copy(char *const *v)
 	return c;
 }
 
+int read_full(int fd, size_t max, char **ret, size_t *ret_len)
+{
+	/* Most cgroup files and policies fit the first chunk; memory.stat
+	 * and large policies grow it. */
+	size_t size = 4096, len = 0;
+	_cleanup_free_ char *buf = malloc(size);
+
+	if (!buf)
+		return -ENOMEM;
+	for (;;) {
+		ssize_t n;
+
+		if (len + 1 >= size) {
+			char *bigger = realloc(buf, size * 2);
+
+			if (!bigger)
+				return -ENOMEM;
+			buf = bigger;
+			size *= 2;
+		}
+		n = read(fd, buf + len, size - len - 1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			break;
+		len += (size_t)n;
+		if (len > max)
+			return -EFBIG;
+	}
+	buf[len] = '\0';
+	*ret = TAKE_PTR(buf);
+	if (ret_len)
+		*ret_len = len;
+	return 0;
+}
+
 int write_all(int fd, const void *buf, size_t len)
 {
 	const char *p = buf;

@@ -71,5 +71,9 @@ char **strv_copy(char *const *v);
 static inline void strv_freep(char ***v) { strv_free(*v); }
 #define _cleanup_strv_free_ __attribute__((cleanup(strv_freep)))
 
+/* Read fd to its end into a NUL-terminated malloc'd buffer, growing as
+ * needed; -EFBIG when there is more than max bytes. */
+int read_full(int fd, size_t max, char **ret, size_t *ret_len);
+
 /* Write a whole buffer, retrying on EINTR and short writes. */
 int write_all(int fd, const void *buf, size_t len);

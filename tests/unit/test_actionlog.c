@@ -1,0 +1,135 @@
+/* test_actionlog.c: what readers of actions.jsonl rely on: one complete
+ * JSON object per line with the common keys, rotation keeping N files. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+#include <ftw.h>
+#include <sys/stat.h>
+
+#include "actionlog.h"
+
+static char dir[64];
+
+static int setup(void **state)
+{
+	strcpy(dir, "/tmp/test_actionlog.XXXXXX");
+	assert_non_null(mkdtemp(dir));
+	return 0;
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	return remove(path);
+}
+
+static int teardown(void **state)
+{
+	nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+	return 0;
+}
+
+static struct json_object *read_line(const char *path, int index)
+{
+	char line[4096];
+	FILE *f = fopen(path, "r");
+	struct json_object *o = NULL;
+
+	assert_non_null(f);
+	for (int i = 0; fgets(line, sizeof(line), f); i++) {
+		if (i != index)
+			continue;
+		assert_int_equal(line[strlen(line) - 1], '\n');
+		o = json_tokener_parse(line);
+		break;
+	}
+	fclose(f);
+	return o;
+}
+
+static void record_is_one_line_with_the_common_keys(void **state)
+{
+	struct actionlog *a;
+	struct json_object *rec, *got, *v;
+	pid_t pids[] = { 42, 43 };
+	char path[128];
+
+	assert_int_equal(actionlog_open(dir, 0, 0, &a), 0);
+	rec = actionlog_record("web", "/guardian.slice/web.service", "guardian", "kill",
+			       "still running 10.0s after SIGTERM (stop.timeout)");
+	actionlog_add_pids(rec, pids, 2);
+	json_object_object_add(rec, "signal", json_object_new_string("KILL"));
+	assert_int_equal(actionlog_write(a, rec), 0);
+	snprintf(path, sizeof(path), "%s/actions.jsonl", dir);
+	assert_string_equal(actionlog_path(a), path);
+	actionlog_close(a);
+
+	got = read_line(path, 0);
+	assert_non_null(got);
+	assert_true(json_object_object_get_ex(got, "time", &v));
+	/* RFC 3339 UTC with milliseconds: 2026-11-23T11:29:10.832Z */
+	assert_int_equal(strlen(json_object_get_string(v)), 24);
+	assert_int_equal(json_object_get_string(v)[23], 'Z');
+	assert_true(json_object_object_get_ex(got, "service", &v));
+	assert_string_equal(json_object_get_string(v), "web");
+	assert_true(json_object_object_get_ex(got, "source", &v));
+	assert_string_equal(json_object_get_string(v), "guardian");
+	assert_true(json_object_object_get_ex(got, "pids", &v));
+	assert_int_equal(json_object_array_length(v), 2);
+	assert_int_equal(json_object_get_int(json_object_array_get_idx(v, 1)), 43);
+	json_object_put(got);
+}
+
+static void records_append_across_reopen(void **state)
+{
+	struct actionlog *a;
+	char path[128];
+
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(actionlog_open(dir, 0, 0, &a), 0);
+		assert_int_equal(actionlog_write(a, actionlog_record(NULL, NULL, "kernel", "oom-kill", "x")), 0);
+		actionlog_close(a);
+	}
+	snprintf(path, sizeof(path), "%s/actions.jsonl", dir);
+	struct json_object *second = read_line(path, 1);
+	assert_non_null(second);
+	json_object_put(second);
+}
+
+static void rotation_keeps_the_configured_number_of_files(void **state)
+{
+	struct actionlog *a;
+	char path[160];
+	struct stat st;
+
+	/* Every record is over 100 bytes: each write after the first rotates. */
+	assert_int_equal(actionlog_open(dir, 100, 2, &a), 0);
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(actionlog_write(a, actionlog_record("svc", "/cg", "guardian", "restart",
+								      "a reason long enough to pass 100 bytes")), 0);
+	actionlog_close(a);
+	snprintf(path, sizeof(path), "%s/actions.jsonl.1", dir);
+	assert_int_equal(stat(path, &st), 0);
+	snprintf(path, sizeof(path), "%s/actions.jsonl.2", dir);
+	assert_int_equal(stat(path, &st), 0);
+	snprintf(path, sizeof(path), "%s/actions.jsonl.3", dir);
+	assert_int_equal(stat(path, &st), -1);
+	/* The current file holds only the newest record, whole. */
+	snprintf(path, sizeof(path), "%s/actions.jsonl", dir);
+	struct json_object *last = read_line(path, 0);
+	assert_non_null(last);
+	json_object_put(last);
+	assert_null(read_line(path, 1));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(record_is_one_line_with_the_common_keys, setup, teardown),
+		cmocka_unit_test_setup_teardown(records_append_across_reopen, setup, teardown),
+		cmocka_unit_test_setup_teardown(rotation_keeps_the_configured_number_of_files, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

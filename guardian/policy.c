@@ -117,19 +117,15 @@ static void diag_sort(struct diag *d, size_t start, const char *path)
 	}
 }
 
-int policy_load_file(const char *path, struct policy **ret, struct diag *d)
+int policy_load_buffer(const char *path, const char *buf, size_t len, struct policy **ret, struct diag *d)
 {
 	_cleanup_ynode_ struct ynode *root = NULL;
-	_cleanup_free_ char *buf = NULL;
 	struct pctx c = { .file = path, .d = d };
 	struct yerror yerr;
 	struct policy *p;
-	size_t len = 0, start;
+	size_t start;
 	int r;
 
-	r = read_policy_file(path, &buf, &len, d);
-	if (r < 0)
-		return r;
 	r = ynode_parse(buf, len, &root, &yerr);
 	if (r < 0) {
 		diag_add(d, path, yerr.line, yerr.col, "yaml: %s", yerr.msg);
@@ -150,6 +146,18 @@ int policy_load_file(const char *path, struct policy **ret, struct diag *d)
 	}
 	*ret = p;
 	return 0;
+}
+
+int policy_load_file(const char *path, struct policy **ret, struct diag *d)
+{
+	_cleanup_free_ char *buf = NULL;
+	size_t len = 0;
+	int r;
+
+	r = read_policy_file(path, &buf, &len, d);
+	if (r < 0)
+		return r;
+	return policy_load_buffer(path, buf, len, ret, d);
 }
 
 static int policy_name_filter(const struct dirent *de)

@@ -175,6 +175,9 @@ void diag_free(struct diag *d);
 /* Load one file. Returns 0 and a policy, or a negative errno with every
  * problem added to d (-EINVAL for a policy that does not validate). */
 int policy_load_file(const char *path, struct policy **ret, struct diag *d);
+/* The same from text already in memory (no file mode check); `path` only
+ * names it in diagnostics. For tests and fuzzing. */
+int policy_load_buffer(const char *path, const char *buf, size_t len, struct policy **ret, struct diag *d);
 
 /* Load every *.yaml / *.yml in a directory (sorted by name). All files are
  * checked even after an error; service names must be unique. On error no

@@ -105,6 +105,24 @@ char **strv_copy(char *const *v)
 	return c;
 }
 
+/* Next line of text, split in place, or NULL at the end. The final newline
+ * ends the last line rather than starting an empty one. */
+char *next_line(char **cursor)
+{
+	char *line = *cursor, *nl;
+
+	if (!line || !*line)
+		return NULL;
+	nl = strchr(line, '\n');
+	if (nl) {
+		*nl = '\0';
+		*cursor = nl + 1;
+	} else {
+		*cursor = NULL;
+	}
+	return line;
+}
+
 int read_full(int fd, size_t max, char **ret, size_t *ret_len)
 {
 	/* Most cgroup files and policies fit the first chunk; memory.stat

@@ -71,6 +71,10 @@ char **strv_copy(char *const *v);
 static inline void strv_freep(char ***v) { strv_free(*v); }
 #define _cleanup_strv_free_ __attribute__((cleanup(strv_freep)))
 
+/* Split text in place: the next line (without its newline) or NULL at
+ * the end; *cursor moves past it. */
+char *next_line(char **cursor);
+
 /* Read fd to its end into a NUL-terminated malloc'd buffer, growing as
  * needed; -EFBIG when there is more than max bytes. */
 int read_full(int fd, size_t max, char **ret, size_t *ret_len);

@@ -5,10 +5,13 @@
 #define OOMKILL_COMM_LEN 16
 
 struct oomkill_event {
-	int pid;            /* the victim */
+	unsigned long long cgroup_id; /* the victim's cgroup (kernfs id = inode); 0: unknown */
+	int pid;            /* the victim (the thread the kernel marked) */
+	int tgid;           /* its process; 0 when only the pid is known */
 	unsigned int uid;   /* 0 when the kernel's tracepoint has no uid */
 	int oom_score_adj;
-	int has_details;    /* comm/rss fields below are valid */
+	int has_details;    /* the rss fields below are valid */
+	int has_comm;       /* comm is valid */
 	unsigned long total_vm;   /* pages */
 	unsigned long anon_rss;   /* KiB */
 	unsigned long file_rss;   /* KiB */

@@ -10,6 +10,7 @@
 #include <sys/un.h>
 
 #include "log.h"
+#include "monitor.h"
 
 /* A request line larger than this is refused: commands are short. */
 #define REQUEST_MAX 65536
@@ -135,6 +136,7 @@ static struct json_object *service_status(const struct service *svc)
 							     ? (int64_t)((now_monotonic() - svc->started_mono) / 1000)
 							     : 0));
 	add_memory(o, svc);
+	bpf_observers_service_json(svc->sup->bpf, svc->cgroup_id, o);
 	json_object_object_add(e, "cause", json_object_new_string(exit_cause_to_string(svc->last_exit.cause)));
 	json_object_object_add(e, "code", json_object_new_int(svc->last_exit.code));
 	if (svc->last_exit.has_sender) {
@@ -163,6 +165,7 @@ struct json_object *control_status(struct supervisor *sup, const char *only,
 	json_object_object_add(o, "cgroup_parent", json_object_new_string(sup->parent));
 	json_object_object_add(o, "dry_run", json_object_new_boolean(sup->cfg.dry_run));
 	json_object_object_add(o, "bpf", json_object_new_string(cfg->bpf_status ? cfg->bpf_status : "off"));
+	bpf_observers_status_json(sup->bpf, o);
 	json_object_object_add(o, "action_log", cfg->actions_path ? json_object_new_string(cfg->actions_path) : NULL);
 	for (size_t i = 0; i < sup->n_services; i++)
 		if (!only || strcmp(only, sup->services[i]->policy->service) == 0)
@@ -232,6 +235,7 @@ static const struct command {
 	command_fn fn;
 } commands[] = {
 	{ "status", false, false, NULL },
+	{ "explain", false, true, NULL },
 	{ "start", true, true, cmd_start },
 	{ "stop", true, true, cmd_stop },
 	{ "restart", true, true, cmd_restart },
@@ -421,7 +425,9 @@ static void handle(struct control *c, int fd, const struct caller *who, const ch
 		json_object_put(req);
 		return;
 	}
-	if (!reply)
+	if (!reply && strcmp(cmd->name, "explain") == 0)
+		reply = monitor_explain(svc);
+	else if (!reply)
 		reply = control_status(c->sup, name, &c->cfg);
 	send_reply(fd, reply);
 	close(fd);

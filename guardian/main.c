@@ -14,7 +14,9 @@
 #include "loop.h"
 #include "notify.h"
 #include "policy.h"
+#include "monitor.h"
 #include "supervisor.h"
+#include "sysguard.h"
 
 struct options {
 	const char *policies;
@@ -26,6 +28,8 @@ struct options {
 	const char *admin_group;
 	bool dry_run;
 	bool no_bpf;
+	bool no_system_guard;
+	struct sysguard_threshold min_available;
 	bool verbose;
 	bool check_host_only;
 };
@@ -43,6 +47,9 @@ static void usage(FILE *out)
 		"  --admin-group NAME    members may start/stop services (root always may)\n"
 		"  --dry-run             decide and record, but change nothing\n"
 		"  --no-bpf              do not load the BPF observers\n"
+		"  --system-min-available PCT|SIZE[,..]  restart a victim when MemAvailable is lower;\n"
+		"                        default 10%%,2G (the lower of the two)\n"
+		"  --no-system-guard     do not watch system-wide memory pressure\n"
 		"  --check-host          only check for a usable cgroup v2 memory controller\n"
 		"  --verbose             debug logging\n"
 		"  --version             print the version\n"
@@ -50,7 +57,7 @@ static void usage(FILE *out)
 }
 
 enum { OPT_POLICIES = 256, OPT_STATE, OPT_RUNTIME, OPT_CGROOT, OPT_CGPARENT, OPT_PROC, OPT_ADMIN,
-       OPT_DRY, OPT_NOBPF, OPT_VERBOSE, OPT_CHECK_HOST, OPT_VERSION, OPT_HELP };
+       OPT_DRY, OPT_NOBPF, OPT_MINAVAIL, OPT_NOSYSGUARD, OPT_VERBOSE, OPT_CHECK_HOST, OPT_VERSION, OPT_HELP };
 
 static int parse_args(int argc, char **argv, struct options *o)
 {
@@ -64,6 +71,8 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{ "admin-group", required_argument, NULL, OPT_ADMIN },
 		{ "dry-run", no_argument, NULL, OPT_DRY },
 		{ "no-bpf", no_argument, NULL, OPT_NOBPF },
+		{ "system-min-available", required_argument, NULL, OPT_MINAVAIL },
+		{ "no-system-guard", no_argument, NULL, OPT_NOSYSGUARD },
 		{ "verbose", no_argument, NULL, OPT_VERBOSE },
 		{ "check-host", no_argument, NULL, OPT_CHECK_HOST },
 		{ "version", no_argument, NULL, OPT_VERSION },
@@ -79,6 +88,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 		.cgroup_root = CGFS_DEFAULT_ROOT,
 		.proc_root = "/proc",
 	};
+	(void)sysguard_parse_threshold(SYSGUARD_MIN_AVAILABLE_DEFAULT, &o->min_available);
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (c) {
@@ -98,6 +108,14 @@ static int parse_args(int argc, char **argv, struct options *o)
 		case OPT_ADMIN: o->admin_group = optarg; break;
 		case OPT_DRY: o->dry_run = true; break;
 		case OPT_NOBPF: o->no_bpf = true; break;
+		case OPT_MINAVAIL:
+			if (sysguard_parse_threshold(optarg, &o->min_available) < 0) {
+				fprintf(stderr, "guardian: --system-min-available '%s': expected a percentage of "
+						"MemTotal (5%%), a size (512M), or both (5%%,1G)\n", optarg);
+				return -EINVAL;
+			}
+			break;
+		case OPT_NOSYSGUARD: o->no_system_guard = true; break;
 		case OPT_VERBOSE: o->verbose = true; break;
 		case OPT_CHECK_HOST: o->check_host_only = true; break;
 		case OPT_VERSION: printf("guardian %s\n", GUARDIAN_VERSION); return 1;
@@ -198,6 +216,7 @@ struct daemon {
 	struct supervisor *sup;
 	struct control *control;
 	struct bpf_observers *bpf;
+	struct sysguard *sysguard;
 	char *socket_path;
 };
 
@@ -354,7 +373,8 @@ static int daemon_setup(struct daemon *d, struct policy **policies, size_t n)
 	r = supervisor_load_state(d->sup);
 	if (r < 0)
 		log_warning_errno(r, "ignoring %s/state.json", d->opt.state_dir);
-	ccfg.bpf_status = bpf_observers_start(d->loop, d->actions, d->opt.no_bpf, &d->bpf);
+	ccfg.bpf_status = bpf_observers_start(d->loop, d->sup, d->actions, d->opt.no_bpf, &d->bpf);
+	d->sup->bpf = d->bpf;
 	ccfg.actions_path = actionlog_path(d->actions);
 	r = resolve_admin_gid(d->opt.admin_group, &ccfg.admin_gid);
 	if (r < 0)
@@ -373,6 +393,9 @@ static int daemon_setup(struct daemon *d, struct policy **policies, size_t n)
 static void daemon_done(struct daemon *d)
 {
 	control_free(d->control);
+	sysguard_stop(d->sysguard);
+	if (d->sup)
+		d->sup->bpf = NULL;
 	bpf_observers_stop(d->bpf);
 	supervisor_free(d->sup);
 	loop_free(d->loop);
@@ -430,6 +453,15 @@ int main(int argc, char **argv)
 	log_info("guardian %s: %zu service(s), control socket %s%s", GUARDIAN_VERSION, d.sup->n_services,
 		 d.socket_path, d.opt.dry_run ? ", dry run" : "");
 	start_services(d.sup);
+	if (!d.opt.no_system_guard) {
+		struct sysguard_config gcfg = { .proc_root = d.opt.proc_root, .min_available = d.opt.min_available,
+						.psi_full_limit = SYSGUARD_PSI_FULL_DEFAULT, .dry_run = d.opt.dry_run,
+						.growth = monitor_growth };
+
+		r = sysguard_start(d.loop, d.sup, d.actions, &gcfg, &d.sysguard);
+		if (r < 0)
+			log_warning_errno(r, "cannot start the system-wide guard; services are guarded one by one only");
+	}
 	notify_ready();
 	r = loop_run(d.loop);
 	notify_stopping();

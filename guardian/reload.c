@@ -189,6 +189,7 @@ static int on_reap(struct loop_source *src, int fd, uint32_t revents, void *data
 		struct service *svc = s->services[i];
 
 		if (svc->removed && svc->state == SVC_STOPPED) {
+			(void)bpf_observers_guard(s->bpf, svc->cgroup_id, false);
 			(void)cgfs_rmdir(s->cg, svc->cgroup);
 			service_free(svc);
 		} else

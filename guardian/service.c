@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 
 #include "log.h"
+#include "monitor.h"
 #include "spawn.h"
 #include "supervisor.h"
 
@@ -251,6 +252,7 @@ static int on_main_exit(struct loop_source *src, int fd, uint32_t revents, void 
 	if (svc->state != SVC_STOPPING && exit_failed(&svc->last_exit)) {
 		health_stop(svc->health);
 		svc->health = NULL;
+		monitor_stop(svc);
 	}
 	if (!service_group_populated(svc)) {
 		service_on_group_empty(svc);
@@ -306,8 +308,13 @@ void service_resume_health(struct service *svc)
 
 static void service_running(struct service *svc)
 {
+	int r;
+
 	set_state(svc, SVC_RUNNING);
 	service_resume_health(svc);
+	r = monitor_start(svc);
+	if (r < 0)
+		log_warning_errno(r, "%s: cannot start its pressure engine", svc_name(svc));
 }
 
 static int on_exec_report(struct loop_source *src, int fd, uint32_t revents, void *data)
@@ -408,6 +415,7 @@ static void note_cgroup_id(struct service *svc)
 	 * cgroup->kn->id report it, is its directory's inode number. */
 	if (fstat(svc->cgfd, &st) == 0)
 		svc->cgroup_id = st.st_ino;
+	(void)bpf_observers_guard(svc->sup->bpf, svc->cgroup_id, true);
 }
 
 void service_note_signal(struct service *svc, const struct signal_sender *sender)
@@ -612,6 +620,7 @@ static void service_on_group_empty(struct service *svc)
 	loop_source_freep(&svc->stop_cmd_src);
 	health_stop(svc->health);
 	svc->health = NULL;
+	monitor_stop(svc);
 	if (svc->state == SVC_STOPPING) {
 		log_info("%s: stopped", svc_name(svc));
 		set_state(svc, SVC_STOPPED);
@@ -723,6 +732,7 @@ static int begin_stop(struct service *svc, enum exit_cause cause, const char *re
 {
 	health_stop(svc->health);
 	svc->health = NULL;
+	monitor_stop(svc);
 	svc->stop_cause = cause;
 	free(svc->stop_reason);
 	svc->stop_reason = strdup(reason);
@@ -754,14 +764,19 @@ static bool stop_idle(struct service *svc)
 	}
 }
 
-int service_stop(struct service *svc)
+int service_stop_because(struct service *svc, enum exit_cause cause, const char *reason)
 {
 	svc->want_running = false;
 	svc->restart_pending = false;
 	if (stop_idle(svc))
 		return 0;
-	record(svc, "stop", "guardctl stop", svc->policy->stop.signal, &svc->pid, svc->pid ? 1 : 0, NULL);
-	return begin_stop(svc, EXIT_GUARDIAN, "guardctl stop");
+	record(svc, "stop", reason, svc->policy->stop.signal, &svc->pid, svc->pid ? 1 : 0, NULL);
+	return begin_stop(svc, cause, reason);
+}
+
+int service_stop(struct service *svc)
+{
+	return service_stop_because(svc, EXIT_GUARDIAN, "guardctl stop");
 }
 
 int service_restart(struct service *svc, enum exit_cause cause, const char *reason, bool counted)

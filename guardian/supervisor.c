@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 
 #include "log.h"
+#include "monitor.h"
 #include "spawn.h"
 
 /* The leaf guardian moves itself into when it would otherwise share a
@@ -201,6 +202,7 @@ void service_free(struct service *svc)
 	loop_source_freep(&svc->timer);
 	loop_source_freep(&svc->stop_cmd_src);
 	health_stop(svc->health);
+	monitor_free(svc);
 	free(svc->stop_reason);
 	if (svc->pidfd >= 0)
 		close(svc->pidfd);

@@ -6,6 +6,7 @@
 #include <sys/types.h>
 
 #include "actionlog.h"
+#include "bpf.h"
 #include "cgfs.h"
 #include "health.h"
 #include "loop.h"
@@ -74,6 +75,7 @@ struct service {
 	enum exit_cause stop_cause;     /* why guardian is stopping it (EXIT_GUARDIAN, EXIT_HEALTH) */
 	char *stop_reason;              /* words for the record, malloc'd */
 	struct health_runner *health;
+	struct monitor *monitor;        /* the pressure engine while running (monitor.h) */
 	struct loop_source *stop_cmd_src; /* stop.command's pidfd */
 	bool restart_pending;  /* counted restart once the stop completes */
 	int exec_pipe;
@@ -112,6 +114,7 @@ struct supervisor {
 	struct service **services;
 	size_t n_services;
 	struct loop_source *reap; /* frees removed services once stopped */
+	struct bpf_observers *bpf; /* not owned; NULL until started: told of every service cgroup */
 };
 
 /* Decide where services live, move guardian into a leaf if the kernel's
@@ -145,6 +148,9 @@ int service_adopt_main(struct service *svc);
 /* Graceful stop: stop.command, the stop signal, the grace period, then
  * cgroup.kill; ends in SVC_STOPPED. */
 int service_stop(struct service *svc);
+/* The same for guardian's own reasons (EXIT_RULE, EXIT_HEALTH): recorded
+ * with `reason`, the exit classified as `cause`. */
+int service_stop_because(struct service *svc, enum exit_cause cause, const char *reason);
 /* Stop, then start again. `cause` is EXIT_GUARDIAN for a command,
  * EXIT_HEALTH for failed checks; `counted` restarts count toward give_up. */
 int service_restart(struct service *svc, enum exit_cause cause, const char *reason, bool counted);

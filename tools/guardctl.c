@@ -25,7 +25,10 @@ static void usage(FILE *out)
 		"  restart SERVICE           stop, then start (does not count toward give_up)\n"
 		"  reload                    re-read the policies: validate all, apply what changed\n"
 		"  log [SERVICE] [--json] [--follow] [--file PATH]\n"
-		"                            the action log: every action and every kill seen\n\n"
+		"                            the action log: every action and every kill seen\n"
+		"  explain SERVICE [--json]  the pressure engine: working set, growth, time to\n"
+		"                            memory.max, PSI, each rule and how close it is,\n"
+		"                            the default guard's step and what it would do next\n\n"
 		"Commands that change state run one at a time in the order given and\n"
 		"answer once the service has settled.\n\n"
 		"Options:\n"
@@ -373,6 +376,8 @@ int main(int argc, char **argv)
 		return cmd_daemon(sock, cmd, rest, args);
 	if (strcmp(cmd, "log") == 0)
 		return cmd_log(sock, rest, args);
+	if (strcmp(cmd, "explain") == 0)
+		return cmd_explain(sock, rest, args);
 	fprintf(stderr, "guardctl: unknown command '%s'\nTry 'guardctl --help'.\n", cmd);
 	return 2;
 }

@@ -11,3 +11,5 @@ const char *get_str(struct json_object *o, const char *key, const char *dflt);
 
 /* guardctl log [SERVICE] [--json] [--follow] [--file PATH] */
 int cmd_log(const char *socket_path, int argc, char **argv);
+/* guardctl explain SERVICE [--json] */
+int cmd_explain(const char *socket_path, int argc, char **argv);

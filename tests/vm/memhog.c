@@ -1,12 +1,14 @@
 /* memhog: a VM test workload that grows anonymous memory at a set rate, or
  * keeps re-reading a file through the page cache (--file PATH --read-loop).
  *
- *   memhog --rate MB_PER_S --max MB [--hold] [--random] [--report MB] [--seconds S]
+ *   memhog --rate MB_PER_S --max MB [--hold] [--random] [--madv-free] [--report MB] [--seconds S]
  *   memhog --file PATH --read-loop [--seconds S]
  *
  * Prints "memhog: pid P start", "memhog: N MB" every --report MB (default 16),
  * then "memhog: done N MB" (or "memhog: holding N MB" with --hold, then waits
- * to be killed). Line buffered, so a test can wait on the lines. */
+ * to be killed). --madv-free frees each MB with MADV_FREE right after
+ * touching it and keeps the mapping, as the Go runtime does: memory.current
+ * grows, the working set does not. Line buffered, so a test can wait on the lines. */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -28,6 +30,7 @@ struct options {
 	unsigned long seconds;    /* 0: no time limit */
 	bool hold;
 	bool random_fill;
+	bool madv_free;
 	bool read_loop;
 	const char *file;
 };
@@ -35,7 +38,7 @@ struct options {
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: memhog --rate MB_PER_S --max MB [--hold] [--random] [--report MB] [--seconds S]\n"
+		"usage: memhog --rate MB_PER_S --max MB [--hold] [--random] [--madv-free] [--report MB] [--seconds S]\n"
 		"       memhog --file PATH --read-loop [--seconds S]\n");
 	exit(2);
 }
@@ -110,6 +113,12 @@ static int hog_anon(const struct options *o)
 		else
 			for (size_t off = 0; off < MB; off += (size_t)page)
 				p[off] = (unsigned char)(mb + 1);
+		/* Lazily freed pages stay charged until the kernel needs them;
+		 * they move to the inactive file LRU. */
+		if (o->madv_free && madvise(p, MB, MADV_FREE) < 0) {
+			fprintf(stderr, "memhog: madvise(MADV_FREE): %s\n", strerror(errno));
+			return 1;
+		}
 		if ((mb + 1) % o->report_mb == 0)
 			printf("memhog: %lu MB\n", mb + 1);
 		if (deadline && now() >= deadline)
@@ -177,6 +186,7 @@ int main(int argc, char **argv)
 		{ "seconds", required_argument, NULL, 's' },
 		{ "hold", no_argument, NULL, 'h' },
 		{ "random", no_argument, NULL, 'R' },
+		{ "madv-free", no_argument, NULL, 'F' },
 		{ "file", required_argument, NULL, 'f' },
 		{ "read-loop", no_argument, NULL, 'l' },
 		{ NULL, 0, NULL, 0 },
@@ -209,6 +219,9 @@ int main(int argc, char **argv)
 			break;
 		case 'R':
 			o.random_fill = true;
+			break;
+		case 'F':
+			o.madv_free = true;
 			break;
 		case 'f':
 			o.file = optarg;

@@ -543,6 +543,22 @@ static void rules_check(struct engine *e, struct engine_decision *out, size_t ma
 
 /* --- the default guard: a ladder toward memory.max --------------------------- */
 
+/* Say why the guard fired: the figures records and explain show. */
+__attribute__((format(printf, 5, 6)))
+static bool guard_why(struct engine *e, enum metric_kind metric, double value, double threshold,
+		      const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(e->why, sizeof(e->why), fmt, ap);
+	va_end(ap);
+	e->why_metric = metric;
+	e->why_value = value;
+	e->why_threshold = threshold;
+	return true;
+}
+
 /* Is the service on its way to memory.max? Says why in e->why. */
 static bool guard_triggered(struct engine *e)
 {
@@ -553,38 +569,22 @@ static bool guard_triggered(struct engine *e)
 	bool growing = engine_time_to_max(e, &ttm) == 0;
 
 	(void)engine_growth(e, &g);
-	if (growing && ttm <= URGENT_TTM && frac >= URGENT_MIN_FRAC) {
-		snprintf(e->why, sizeof(e->why), "memory.max in %.1fs at %.1f MiB/s (working set %.1f MiB, %.0f%% of memory.max): no time for gentle steps",
-			 (double)ttm / 1e6, g / MiB, (double)ws / MiB, frac * 100);
-		e->why_metric = METRIC_TIME_TO_MAX;
-		e->why_value = (double)ttm;
-		e->why_threshold = (double)URGENT_TTM;
-		return true;
-	}
-	if (e->throttled && e->throttle_by_guard && e->push_since) {
-		snprintf(e->why, sizeof(e->why), "working set %.1f MiB pushes against the lowered memory.high %.1f MiB",
-			 (double)ws / MiB, (double)e->throttle_high / MiB);
-		e->why_metric = METRIC_WORKING_SET;
-		e->why_value = (double)ws;
-		e->why_threshold = (double)e->throttle_high;
-		return true;
-	}
-	if (growing && ttm <= GUARD_TTM && frac >= GUARD_TTM_MIN_FRAC) {
-		snprintf(e->why, sizeof(e->why), "memory.max in %.1fs at %.1f MiB/s (working set %.1f MiB, %.0f%% of memory.max)",
-			 (double)ttm / 1e6, g / MiB, (double)ws / MiB, frac * 100);
-		e->why_metric = METRIC_TIME_TO_MAX;
-		e->why_value = (double)ttm;
-		e->why_threshold = (double)GUARD_TTM;
-		return true;
-	}
-	if (growing && frac >= GUARD_FRAC) {
-		snprintf(e->why, sizeof(e->why), "working set %.1f MiB is %.0f%% of memory.max and growing at %.1f MiB/s",
-			 (double)ws / MiB, frac * 100, g / MiB);
-		e->why_metric = METRIC_WORKING_SET;
-		e->why_value = (double)ws;
-		e->why_threshold = GUARD_FRAC * (double)s->memory_max;
-		return true;
-	}
+	if (growing && ttm <= URGENT_TTM && frac >= URGENT_MIN_FRAC)
+		return guard_why(e, METRIC_TIME_TO_MAX, (double)ttm, (double)URGENT_TTM,
+				 "memory.max in %.1fs at %.1f MiB/s (working set %.1f MiB, %.0f%% of memory.max): no time for gentle steps",
+				 (double)ttm / 1e6, g / MiB, (double)ws / MiB, frac * 100);
+	if (e->throttled && e->throttle_by_guard && e->push_since)
+		return guard_why(e, METRIC_WORKING_SET, (double)ws, (double)e->throttle_high,
+				 "working set %.1f MiB pushes against the lowered memory.high %.1f MiB",
+				 (double)ws / MiB, (double)e->throttle_high / MiB);
+	if (growing && ttm <= GUARD_TTM && frac >= GUARD_TTM_MIN_FRAC)
+		return guard_why(e, METRIC_TIME_TO_MAX, (double)ttm, (double)GUARD_TTM,
+				 "memory.max in %.1fs at %.1f MiB/s (working set %.1f MiB, %.0f%% of memory.max)",
+				 (double)ttm / 1e6, g / MiB, (double)ws / MiB, frac * 100);
+	if (growing && frac >= GUARD_FRAC)
+		return guard_why(e, METRIC_WORKING_SET, (double)ws, GUARD_FRAC * (double)s->memory_max,
+				 "working set %.1f MiB is %.0f%% of memory.max and growing at %.1f MiB/s",
+				 (double)ws / MiB, frac * 100, g / MiB);
 	return false;
 }
 

@@ -175,7 +175,8 @@ static double decimal_value(const struct decimal *d)
 	return (double)d->ip + (double)d->frac / (double)d->scale;
 }
 
-int parse_percent(const char *s, double *ret)
+/* A decimal followed by exactly one of the given suffixes ("" for none). */
+static int parse_decimal_with(const char *s, const char *const *suffixes, double *ret)
 {
 	struct decimal d;
 	const char *end;
@@ -186,27 +187,26 @@ int parse_percent(const char *s, double *ret)
 	r = parse_decimal(s, &d, &end);
 	if (r < 0)
 		return r;
-	if (strcmp(end, "%") != 0)
-		return -EINVAL;
-	*ret = decimal_value(&d);
-	return 0;
+	for (; *suffixes; suffixes++)
+		if (strcmp(end, *suffixes) == 0) {
+			*ret = decimal_value(&d);
+			return 0;
+		}
+	return -EINVAL;
+}
+
+int parse_percent(const char *s, double *ret)
+{
+	static const char *const suffixes[] = { "%", NULL };
+
+	return parse_decimal_with(s, suffixes, ret);
 }
 
 int parse_rate(const char *s, double *ret)
 {
-	struct decimal d;
-	const char *end;
-	int r;
+	static const char *const suffixes[] = { "", "/s", NULL };
 
-	if (!s)
-		return -EINVAL;
-	r = parse_decimal(s, &d, &end);
-	if (r < 0)
-		return r;
-	if (*end != '\0' && strcmp(end, "/s") != 0)
-		return -EINVAL;
-	*ret = decimal_value(&d);
-	return 0;
+	return parse_decimal_with(s, suffixes, ret);
 }
 
 static const struct {

@@ -9,19 +9,12 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 
-#include "guarded.h"
+#include "guarded.bpf.h"
 #include "reclaim.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
 const volatile unsigned long long interval_ns = RECLAIM_EVENT_INTERVAL_NS;
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, GUARDED_CGROUPS_MAX);
-	__type(key, unsigned long long);
-	__type(value, struct guarded_cgroup);
-} guarded_cgroups SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);

@@ -7,20 +7,13 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 
-#include "guarded.h"
+#include "guarded.bpf.h"
 #include "signal-event.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
 /* Set by the loader before load (SIGNAL_FATAL_MASK). */
 const volatile unsigned long long signal_mask = SIGNAL_FATAL_MASK;
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, GUARDED_CGROUPS_MAX);
-	__type(key, unsigned long long);
-	__type(value, struct guarded_cgroup);
-} guarded_cgroups SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);

@@ -1,0 +1,549 @@
+/* control.c: the control socket. A request is one JSON object on one line,
+ * e.g. {"command":"status","service":"web"}; the answer is one JSON line. */
+#include "control.h"
+
+#include <grp.h>
+#include <stdarg.h>
+#include <json-c/json.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include "log.h"
+#include "monitor.h"
+
+/* A request line larger than this is refused: commands are short. */
+#define REQUEST_MAX 65536
+
+/* How long a command may wait for its service to settle beyond the
+ * service's own stop.timeout: a start that never reports exec success or
+ * failure within this is a bug to report, not to wait on forever. */
+#define SETTLE_SLACK_USEC (30 * USEC_PER_SEC)
+
+struct caller {
+	pid_t pid;
+	uid_t uid;
+	gid_t gid;
+};
+
+/* A mutating command waiting for its turn, or for its service to settle. */
+struct pending {
+	struct pending *next;
+	int fd;
+	char *cmd;
+	char *name;          /* resolved when the command runs: a reload may remove it */
+	struct service *svc;
+	bool waiting;
+};
+
+struct control {
+	struct loop *loop;
+	struct supervisor *sup;
+	struct control_config cfg;
+	int fd;
+	struct loop_source *src;
+	struct pending *head, *tail;
+	struct loop_source *kick;     /* deferred queue processing */
+	struct loop_source *deadline; /* the waiting command's time limit */
+};
+
+static bool caller_is_admin(const struct control *c, const struct caller *who)
+{
+	gid_t groups[256];
+	int n;
+	char path[64];
+	FILE *f;
+	char line[1024];
+
+	if (who->uid == 0)
+		return true;
+	if (c->cfg.admin_gid == (gid_t)-1)
+		return false;
+	if (who->gid == c->cfg.admin_gid)
+		return true;
+	/* Supplementary groups of the caller, from /proc/PID/status. */
+	snprintf(path, sizeof(path), "/proc/%d/status", who->pid);
+	f = fopen(path, "re");
+	if (!f)
+		return false;
+	n = 0;
+	while (fgets(line, sizeof(line), f)) {
+		char *p, *end;
+
+		if (strncmp(line, "Groups:", 7) != 0)
+			continue;
+		for (p = line + 7; n < (int)ARRAY_SIZE(groups); p = end) {
+			unsigned long g = strtoul(p, &end, 10);
+			if (end == p)
+				break;
+			groups[n++] = (gid_t)g;
+		}
+	}
+	fclose(f);
+	for (int i = 0; i < n; i++)
+		if (groups[i] == c->cfg.admin_gid)
+			return true;
+	return false;
+}
+
+static void add_u64(struct json_object *o, const char *key, int dirfd, const char *attr)
+{
+	uint64_t v;
+
+	if (dirfd < 0 || cgfs_read_u64(dirfd, attr, &v) < 0)
+		json_object_object_add(o, key, NULL);
+	else if (v == CGFS_MAX)
+		json_object_object_add(o, key, json_object_new_string("max"));
+	else
+		json_object_object_add(o, key, json_object_new_uint64(v));
+}
+
+static void add_memory(struct json_object *o, const struct service *svc)
+{
+	uint64_t ws, oom = 0;
+	struct cgfs_psi psi;
+
+	add_u64(o, "memory_current", svc->cgfd, "memory.current");
+	add_u64(o, "memory_high", svc->cgfd, "memory.high");
+	add_u64(o, "memory_max", svc->cgfd, "memory.max");
+	if (svc->cgfd >= 0 && cgfs_read_working_set(svc->cgfd, &ws) == 0)
+		json_object_object_add(o, "working_set", json_object_new_uint64(ws));
+	else
+		json_object_object_add(o, "working_set", NULL);
+	if (svc->cgfd >= 0)
+		(void)cgfs_read_keyed(svc->cgfd, "memory.events", "oom_kill", &oom);
+	json_object_object_add(o, "oom_kills", json_object_new_uint64(oom));
+	if (svc->cgfd >= 0 && cgfs_read_psi(svc->cgfd, "memory.pressure", &psi) == 0) {
+		json_object_object_add(o, "psi_some_avg10", json_object_new_double(psi.some.avg10));
+		json_object_object_add(o, "psi_full_avg10", json_object_new_double(psi.full.avg10));
+	}
+}
+
+static struct json_object *service_status(const struct service *svc, const struct control_config *cfg)
+{
+	struct json_object *o = json_object_new_object(), *e = json_object_new_object();
+	char ts[40];
+
+	json_object_object_add(o, "name", json_object_new_string(svc->policy->service));
+	json_object_object_add(o, "state", json_object_new_string(service_state_to_string(svc->state)));
+	json_object_object_add(o, "pid", json_object_new_int(svc->pid));
+	json_object_object_add(o, "cgroup", json_object_new_string(svc->cgroup));
+	json_object_object_add(o, "restarts", json_object_new_int(svc->restarts));
+	json_object_object_add(o, "uptime_ms",
+			       json_object_new_int64(svc->state == SVC_RUNNING && svc->started_mono
+							     ? (int64_t)((now_monotonic() - svc->started_mono) / 1000)
+							     : 0));
+	add_memory(o, svc);
+	bpf_observers_service_json(cfg->bpf, svc->cgroup_id, o);
+	json_object_object_add(e, "cause", json_object_new_string(exit_cause_to_string(svc->last_exit.cause)));
+	json_object_object_add(e, "code", json_object_new_int(svc->last_exit.code));
+	if (svc->last_exit.has_sender) {
+		char who[128];
+
+		signal_sender_describe(&svc->last_exit.sender, who, sizeof(who));
+		json_object_object_add(e, "sender", json_object_new_string(who));
+		json_object_object_add(e, "sender_pid", json_object_new_int(svc->last_exit.sender.pid));
+		json_object_object_add(e, "sender_comm", json_object_new_string(svc->last_exit.sender.comm));
+	}
+	if (svc->last_exit.at) {
+		format_rfc3339(svc->last_exit.at, ts, sizeof(ts));
+		json_object_object_add(e, "time", json_object_new_string(ts));
+	}
+	json_object_object_add(o, "last_exit", e);
+	return o;
+}
+
+struct json_object *control_status(struct supervisor *sup, const char *only,
+				   const struct control_config *cfg)
+{
+	struct json_object *o = json_object_new_object(), *arr = json_object_new_array();
+
+	json_object_object_add(o, "ok", json_object_new_boolean(1));
+	json_object_object_add(o, "version", json_object_new_string(GUARDIAN_VERSION));
+	json_object_object_add(o, "cgroup_parent", json_object_new_string(sup->parent));
+	json_object_object_add(o, "dry_run", json_object_new_boolean(sup->cfg.dry_run));
+	json_object_object_add(o, "bpf", json_object_new_string(cfg->bpf_status ? cfg->bpf_status : "off"));
+	bpf_observers_status_json(cfg->bpf, o);
+	json_object_object_add(o, "action_log", cfg->actions_path ? json_object_new_string(cfg->actions_path) : NULL);
+	for (size_t i = 0; i < sup->n_services; i++)
+		if (!only || strcmp(only, sup->services[i]->policy->service) == 0)
+			json_object_array_add(arr, service_status(sup->services[i], cfg));
+	json_object_object_add(o, "services", arr);
+	return o;
+}
+
+__attribute__((format(printf, 1, 2)))
+static struct json_object *error_reply(const char *fmt, ...)
+{
+	va_list ap;
+	struct json_object *o = json_object_new_object();
+	char msg[512];
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	json_object_object_add(o, "ok", json_object_new_boolean(0));
+	json_object_object_add(o, "error", json_object_new_string(msg));
+	return o;
+}
+
+/* A command either answers at once or returns NULL: answer when the
+ * service settles (control_settled). */
+typedef struct json_object *(*command_fn)(struct control *c, struct service *svc);
+
+static struct json_object *cmd_start(struct control *c, struct service *svc)
+{
+	if (svc->state == SVC_GAVE_UP || svc->state == SVC_BACKOFF) {
+		/* An explicit start clears gave-up and skips the backoff. */
+		loop_source_freep(&svc->timer);
+		svc->state = SVC_STOPPED;
+	}
+	svc->restarts = 0;
+	svc->failures_in_row = 0;
+	memset(svc->restart_times, 0, (svc->restart_ring_len + 1) * sizeof(usec_t));
+	service_start(svc);
+	return NULL;
+}
+
+static struct json_object *cmd_stop(struct control *c, struct service *svc)
+{
+	service_stop(svc);
+	return NULL;
+}
+
+static struct json_object *cmd_restart(struct control *c, struct service *svc)
+{
+	if (svc->state == SVC_GAVE_UP)
+		svc->state = SVC_STOPPED;
+	service_restart(svc, EXIT_GUARDIAN, "guardctl restart", false);
+	return NULL;
+}
+
+static struct json_object *cmd_reload(struct control *c, struct service *svc)
+{
+	if (!c->cfg.reload)
+		return error_reply("reload is not available");
+	return c->cfg.reload(c->cfg.reload_data);
+}
+
+static const struct command {
+	const char *name;
+	bool mutating;      /* needs an admin caller; runs in the queue */
+	bool needs_service;
+	command_fn fn;
+} commands[] = {
+	{ "status", false, false, NULL },
+	{ "explain", false, true, NULL },
+	{ "start", true, true, cmd_start },
+	{ "stop", true, true, cmd_stop },
+	{ "restart", true, true, cmd_restart },
+	{ "reload", true, false, cmd_reload },
+};
+
+/* The reply for a command whose service has settled. */
+static struct json_object *settled_reply(struct control *c, const char *cmd, struct service *svc)
+{
+	bool want_run = strcmp(cmd, "stop") != 0;
+
+	if (want_run && svc->state != SVC_RUNNING) {
+		struct json_object *o = error_reply("%s did not start: now %s (last exit: %s %d)",
+						    svc->policy->service, service_state_to_string(svc->state),
+						    exit_cause_to_string(svc->last_exit.cause),
+						    svc->last_exit.code);
+		struct json_object *st = control_status(c->sup, svc->policy->service, &c->cfg);
+
+		json_object_object_add(o, "services", json_object_get(json_object_object_get(st, "services")));
+		json_object_put(st);
+		return o;
+	}
+	return control_status(c->sup, svc->policy->service, &c->cfg);
+}
+
+static void send_reply(int fd, struct json_object *reply)
+{
+	const char *out = json_object_to_json_string_ext(reply, JSON_C_TO_STRING_PLAIN);
+
+	/* A caller that went away meanwhile only loses its answer. */
+	if (write_all(fd, out, strlen(out)) == 0)
+		(void)write_all(fd, "\n", 1);
+	json_object_put(reply);
+}
+
+/* Checks who may run what and finds the service; NULL when allowed. */
+static struct json_object *admit(struct control *c, const struct caller *who, const struct command *cmd,
+				 const char *name, struct service **ret_svc)
+{
+	*ret_svc = NULL;
+	if ((cmd->mutating || !c->cfg.allow_read) && !caller_is_admin(c, who))
+		return error_reply("permission denied: '%s' needs root or the admin group (uid %u)",
+				   cmd->name, (unsigned)who->uid);
+	if (name && !(*ret_svc = supervisor_find(c->sup, name)))
+		return error_reply("no such service: %s", name);
+	if (cmd->needs_service && !*ret_svc)
+		return error_reply("'%s' needs a service name", cmd->name);
+	return NULL;
+}
+
+static const struct command *find_command(const char *name)
+{
+	for (size_t i = 0; name && i < ARRAY_SIZE(commands); i++)
+		if (strcmp(name, commands[i].name) == 0)
+			return &commands[i];
+	return NULL;
+}
+
+static void pending_done(struct control *c, struct json_object *reply)
+{
+	struct pending *p = c->head;
+
+	send_reply(p->fd, reply);
+	close(p->fd);
+	c->head = p->next;
+	if (!c->head)
+		c->tail = NULL;
+	loop_source_freep(&c->deadline);
+	free(p->cmd);
+	free(p->name);
+	free(p);
+}
+
+static int on_deadline(struct loop_source *src, int fd, uint32_t revents, void *data);
+
+/* Runs queued commands in order until one has to wait for its service. */
+static void process_queue(struct control *c)
+{
+	while (c->head) {
+		struct pending *p = c->head;
+		const struct command *cmd = find_command(p->cmd);
+		struct json_object *reply;
+
+		if (!p->waiting) {
+			if (p->name && !(p->svc = supervisor_find(c->sup, p->name))) {
+				pending_done(c, error_reply("no such service: %s", p->name));
+				continue;
+			}
+			reply = cmd->fn(c, p->svc);
+			if (reply) {
+				pending_done(c, reply);
+				continue;
+			}
+			if (!p->svc) { /* a command without a service answers at once */
+				pending_done(c, error_reply("'%s' gave no answer", p->cmd));
+				continue;
+			}
+			p->waiting = true;
+			if (loop_add_timer(c->loop, p->svc->policy->stop.timeout + SETTLE_SLACK_USEC,
+					   on_deadline, c, &c->deadline) < 0)
+				log_warning("control: cannot arm the command deadline");
+		}
+		if (!service_state_settled(p->svc->state))
+			return;
+		pending_done(c, settled_reply(c, p->cmd, p->svc));
+	}
+}
+
+static int on_deadline(struct loop_source *src, int fd, uint32_t revents, void *data)
+{
+	struct control *c = data;
+	struct service *svc = c->head->svc;
+
+	loop_source_freep(&c->deadline);
+	pending_done(c, error_reply("timed out waiting for %s (still %s)", svc->policy->service,
+				    service_state_to_string(svc->state)));
+	process_queue(c);
+	return 0;
+}
+
+static int on_kick(struct loop_source *src, int fd, uint32_t revents, void *data)
+{
+	struct control *c = data;
+
+	loop_source_freep(&c->kick);
+	process_queue(c);
+	return 0;
+}
+
+/* The supervisor calls this inside a service's state machine: only note
+ * that the queue should be looked at, from the loop, once it returns. */
+static void on_service_changed(void *data, struct service *svc)
+{
+	struct control *c = data;
+
+	if (c->head && c->head->waiting && c->head->svc == svc && !c->kick)
+		(void)loop_add_timer(c->loop, 0, on_kick, c, &c->kick);
+}
+
+static const struct service_hooks control_hooks = { .changed = on_service_changed };
+
+static void enqueue(struct control *c, int fd, const char *cmd, struct service *svc)
+{
+	struct pending *p = calloc(1, sizeof(*p));
+
+	if (!p || !(p->cmd = strdup(cmd)) || (svc && !(p->name = strdup(svc->policy->service)))) {
+		if (p)
+			free(p->cmd);
+		free(p);
+		send_reply(fd, error_reply("out of memory"));
+		close(fd);
+		return;
+	}
+	p->fd = fd;
+	p->svc = svc;
+	if (c->tail)
+		c->tail->next = p;
+	else
+		c->head = p;
+	c->tail = p;
+	if (c->head == p)
+		process_queue(c);
+}
+
+/* Read-only commands answer at once; the others join the queue, which
+ * then owns the connection. */
+static void handle(struct control *c, int fd, const struct caller *who, const char *line)
+{
+	struct json_object *req = json_tokener_parse(line), *v, *reply = NULL;
+	const char *name = NULL, *cmd_name = NULL;
+	const struct command *cmd = NULL;
+	struct service *svc = NULL;
+
+	if (!req || !json_object_is_type(req, json_type_object))
+		reply = error_reply("malformed request");
+	else {
+		if (json_object_object_get_ex(req, "command", &v))
+			cmd_name = json_object_get_string(v);
+		if (json_object_object_get_ex(req, "service", &v))
+			name = json_object_get_string(v);
+		cmd = find_command(cmd_name);
+		if (!cmd)
+			reply = error_reply("unknown command '%s'", cmd_name ? cmd_name : "");
+		else
+			reply = admit(c, who, cmd, name, &svc);
+	}
+	if (!reply && cmd->mutating) {
+		enqueue(c, fd, cmd->name, svc);
+		json_object_put(req);
+		return;
+	}
+	if (!reply && strcmp(cmd->name, "explain") == 0)
+		reply = monitor_explain(c->cfg.monitors, svc);
+	else if (!reply)
+		reply = control_status(c->sup, name, &c->cfg);
+	send_reply(fd, reply);
+	close(fd);
+	json_object_put(req);
+}
+
+static int read_request(int fd, char **ret)
+{
+	_cleanup_free_ char *buf = malloc(REQUEST_MAX + 1);
+	size_t len = 0;
+
+	if (!buf)
+		return -ENOMEM;
+	/* The client sends its line and waits: a blocking read with a receive
+	 * timeout keeps a stuck client from holding the loop for long. */
+	while (len < REQUEST_MAX) {
+		ssize_t n = read(fd, buf + len, REQUEST_MAX - len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			break;
+		len += (size_t)n;
+		if (memchr(buf + len - n, '\n', (size_t)n))
+			break;
+	}
+	buf[len] = '\0';
+	*ret = TAKE_PTR(buf);
+	return 0;
+}
+
+static int on_client(struct loop_source *src, int fd, uint32_t revents, void *data)
+{
+	struct control *c = data;
+	_cleanup_close_ int cfd = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
+	_cleanup_free_ char *req = NULL;
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	/* A client sends its one line right after connecting; one that does
+	 * not within a second is dropped rather than holding the loop. */
+	struct timeval tv = { .tv_sec = 1 };
+	int r;
+
+	if (cfd < 0)
+		return errno == EAGAIN ? 0 : -errno;
+	if (getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+		return -errno;
+	setsockopt(cfd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(cfd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	r = read_request(cfd, &req);
+	if (r < 0)
+		return r;
+	handle(c, TAKE_FD(cfd), &(struct caller){ .pid = cred.pid, .uid = cred.uid, .gid = cred.gid }, req);
+	return 0;
+}
+
+int control_new(struct loop *loop, struct supervisor *sup, const struct control_config *cfg,
+		struct control **ret)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	_cleanup_close_ int fd = -1;
+	struct control *c;
+	int r;
+
+	if (strlen(cfg->socket_path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(sa.sun_path, cfg->socket_path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	(void)unlink(cfg->socket_path);
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 64) < 0)
+		return -errno;
+	/* Everyone may connect; what each caller may do is checked per request. */
+	if (chmod(cfg->socket_path, 0666) < 0)
+		return -errno;
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	*c = (struct control){ .loop = loop, .sup = sup, .cfg = *cfg, .fd = -1 };
+	r = supervisor_subscribe(sup, &control_hooks, c);
+	if (r < 0) {
+		free(c);
+		return r;
+	}
+	r = loop_add_fd(loop, fd, EPOLLIN, true, on_client, c, &c->src);
+	if (r < 0) {
+		supervisor_unsubscribe(sup, &control_hooks, c);
+		free(c);
+		return r;
+	}
+	c->fd = TAKE_FD(fd);
+	*ret = c;
+	return 0;
+}
+
+void control_free(struct control *c)
+{
+	if (!c)
+		return;
+	loop_source_freep(&c->src);
+	loop_source_freep(&c->kick);
+	loop_source_freep(&c->deadline);
+	while (c->head) {
+		struct pending *p = c->head;
+
+		c->head = p->next;
+		close(p->fd);
+		free(p->cmd);
+		free(p->name);
+		free(p);
+	}
+	supervisor_unsubscribe(c->sup, &control_hooks, c);
+	if (c->cfg.socket_path)
+		(void)unlink(c->cfg.socket_path);
+	free(c);
+}

@@ -1,0 +1,490 @@
+/* monitor.c: per-service glue of the pressure engine: signals -> engine ->
+ * actions -> action log, the follow-up records, and `explain`. */
+#include "monitor.h"
+
+#include <math.h>
+
+#include "act.h"
+#include "engine.h"
+#include "log.h"
+#include "pressure.h"
+
+/* A follow-up record 3 s after an action: long enough for a stop signal to
+ * be handled, freed memory to show in memory.current and PSI avg10 to
+ * move; short enough that the record still reads as the action's outcome. */
+#define FOLLOWUP_DELAY (3 * USEC_PER_SEC)
+/* Follow-ups in flight at once: a full ladder climb within 3 s is 4 steps. */
+#define FOLLOWUPS_MAX 4
+/* A restart or kill that freed less than 1 MiB did nothing useful. */
+#define FUTILE_FREED (1ULL << 20)
+
+struct followup {
+	struct monitor *m;
+	struct loop_source *timer;
+	enum action_kind action;
+	char source[64];
+	uint64_t current, ws, oom_kill;
+	double psi_some;
+	struct act_result result; /* what the action itself reported */
+};
+
+struct monitors {
+	struct monitors_config cfg;
+	struct monitor **v;
+	size_t n;
+};
+
+struct monitor {
+	struct monitors *ms;
+	struct service *svc;
+	const struct policy *policy; /* the one the engine was built for */
+	struct engine eng;
+	struct pressure *pressure;
+	bool running;
+	bool we_throttled, we_froze; /* left on the group: undone at the next start */
+	struct engine_sample first;  /* memory.events deltas are counted from here */
+	bool have_first;
+	struct followup fu[FOLLOWUPS_MAX];
+	struct engine_decision last;
+	bool have_last;
+};
+
+#define svc_name(svc) ((svc)->policy->service)
+
+static bool dry(const struct service *svc)
+{
+	return svc->sup->cfg.dry_run || svc->policy->dry_run;
+}
+
+/* A reload may have replaced the policy the engine points into. */
+static int sync_policy(struct monitor *m)
+{
+	if (m->policy == m->svc->policy)
+		return 0;
+	m->policy = m->svc->policy;
+	m->have_first = false;
+	return engine_reset(&m->eng, m->policy, dry(m->svc));
+}
+
+/* --- records ------------------------------------------------------------ */
+
+static void add_bytes(struct json_object *rec, const char *key, uint64_t v)
+{
+	json_object_object_add(rec, key, v == UINT64_MAX ? json_object_new_string("max") : json_object_new_uint64(v));
+}
+
+static struct json_object *decision_json(const struct engine_decision *d)
+{
+	struct json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "rule", json_object_new_string(d->source));
+	json_object_object_add(o, "metric", json_object_new_string(metric_kind_to_string(d->metric)));
+	json_object_object_add(o, "value", isfinite(d->value) ? json_object_new_double(d->value) : NULL);
+	json_object_object_add(o, "threshold", json_object_new_double(d->threshold));
+	json_object_object_add(o, "step", d->step ? json_object_new_string(engine_step_to_string(d->step)) : NULL);
+	json_object_object_add(o, "verdict", json_object_new_string(engine_verdict_to_string(d->verdict)));
+	json_object_object_add(o, "dry_run", json_object_new_boolean(d->dry_run));
+	json_object_object_add(o, "undo", json_object_new_boolean(d->undo));
+	add_bytes(o, "working_set", d->working_set);
+	add_bytes(o, "memory_max", d->memory_max);
+	if (d->action == ACTION_THROTTLE)
+		add_bytes(o, "memory_high", d->memory_high);
+	json_object_object_add(o, "growth_bps", json_object_new_int64((int64_t)d->growth_bps));
+	json_object_object_add(o, "time_to_max_ms",
+			       d->time_to_max_ms >= 0 ? json_object_new_int64(d->time_to_max_ms) : NULL);
+	json_object_object_add(o, "psi_some_avg10", json_object_new_double(d->psi_some));
+	json_object_object_add(o, "psi_full_avg10", json_object_new_double(d->psi_full));
+	return o;
+}
+
+static void write_record(struct monitor *m, const char *action, const char *reason, struct json_object *extra)
+{
+	struct service *svc = m->svc;
+	struct json_object *rec = m->ms->cfg.log ? actionlog_record(svc_name(svc), svc->cgroup, "engine", action, reason)
+						 : NULL;
+	int r = actionlog_write_with(m->ms->cfg.log, rec, extra);
+
+	if (r < 0)
+		log_warning_errno(r, "%s: cannot write the action log", svc_name(svc));
+}
+
+static void record_decision(struct monitor *m, const struct engine_decision *d, int r, const char *note)
+{
+	struct json_object *o = decision_json(d);
+
+	if (d->verdict == VERDICT_ACT)
+		json_object_object_add(o, "result", json_object_new_string(r < 0 ? strerror(-r) : "ok"));
+	if (note && *note)
+		json_object_object_add(o, "note", json_object_new_string(note));
+	write_record(m, action_kind_to_string(d->action), d->reason, o);
+}
+
+/* --- follow-ups ------------------------------------------------------------ */
+
+static int on_followup(struct loop_source *src, int fd, uint32_t revents, void *data)
+{
+	struct followup *f = data;
+	struct monitor *m = f->m;
+	struct service *svc = m->svc;
+	struct engine_sample now = { 0 };
+	struct json_object *o = json_object_new_object();
+	uint64_t freed;
+	char why[160];
+
+	loop_source_freep(&f->timer);
+	if (svc->cgfd < 0 || pressure_read(svc->cgfd, &now) < 0)
+		now = (struct engine_sample){ .ev_oom_kill = f->oom_kill }; /* the group is gone: all freed */
+	freed = f->current > now.current ? f->current - now.current : 0;
+	json_object_object_add(o, "followed", json_object_new_string(action_kind_to_string(f->action)));
+	json_object_object_add(o, "rule", json_object_new_string(f->source));
+	json_object_object_add(o, "freed_bytes", json_object_new_uint64(freed));
+	json_object_object_add(o, "working_set_before", json_object_new_uint64(f->ws));
+	json_object_object_add(o, "working_set", json_object_new_uint64(engine_working_set(&now)));
+	json_object_object_add(o, "psi_some_avg10", json_object_new_double(now.psi_some10));
+	json_object_object_add(o, "pressure_fell", json_object_new_boolean(now.psi_some10 <= f->psi_some));
+	json_object_object_add(o, "kernel_oom_kill",
+			       json_object_new_uint64(now.ev_oom_kill > f->oom_kill ? now.ev_oom_kill - f->oom_kill : 0));
+	snprintf(why, sizeof(why), "%.0fs after %s: %.1f MiB freed%s", (double)FOLLOWUP_DELAY / 1e6,
+		 action_kind_to_string(f->action), (double)freed / (1 << 20),
+		 now.ev_oom_kill > f->oom_kill ? "; the kernel OOM killer fired anyway" : "");
+	if (f->result.killed) {
+		json_object_object_add(o, "processes", json_object_new_uint64(f->result.processes));
+		json_object_object_add(o, "released", json_object_new_uint64(f->result.released));
+		json_object_object_add(o, "exited", json_object_new_uint64(f->result.exited));
+		json_object_object_add(o, "release_failed", json_object_new_uint64(f->result.release_failed));
+	}
+	write_record(m, "follow-up", why, o);
+	if ((f->action == ACTION_RESTART || f->action == ACTION_KILL) && freed < FUTILE_FREED)
+		engine_note_futile_kill(&m->eng);
+	return 0;
+}
+
+static struct followup *schedule_followup(struct monitor *m, const struct engine_decision *d,
+					  const struct engine_sample *s)
+{
+	for (size_t i = 0; i < FOLLOWUPS_MAX; i++) {
+		struct followup *f = &m->fu[i];
+
+		if (f->timer)
+			continue;
+		*f = (struct followup){ .m = m, .action = d->action, .current = s->current,
+					.ws = engine_working_set(s), .oom_kill = s->ev_oom_kill,
+					.psi_some = s->psi_some10 };
+		snprintf(f->source, sizeof(f->source), "%s", d->source);
+		if (loop_add_timer(m->ms->cfg.loop, FOLLOWUP_DELAY, on_followup, f, &f->timer) < 0) {
+			f->timer = NULL;
+			return NULL;
+		}
+		return f;
+	}
+	return NULL;
+}
+
+/* --- the sample loop ----------------------------------------------------------- */
+
+static bool ends_run(enum action_kind a)
+{
+	return a == ACTION_RESTART || a == ACTION_STOP || a == ACTION_KILL;
+}
+
+static void carry_out(struct monitor *m, const struct engine_decision *d, const struct engine_sample *s)
+{
+	struct service *svc = m->svc;
+	struct followup *f = NULL;
+	struct act_result res;
+	int r = 0;
+
+	m->last = *d;
+	m->have_last = true;
+	if (d->verdict != VERDICT_ACT) {
+		record_decision(m, d, 0, NULL);
+		return;
+	}
+	if (d->action != ACTION_NOTIFY && !d->undo)
+		f = schedule_followup(m, d, s);
+	if (ends_run(d->action)) /* the record first: the stop writes its own after */
+		record_decision(m, d, 0, "the service's stop begins");
+	if (d->action == ACTION_THROTTLE)
+		m->we_throttled = !d->undo;
+	if (d->action == ACTION_FREEZE)
+		m->we_froze = !d->undo;
+	r = act_run(svc, d, &res);
+	if (f)
+		f->result = res;
+	if (r < 0)
+		log_warning_errno(r, "%s: %s: %s", svc_name(svc), action_kind_to_string(d->action), d->reason);
+	else
+		log_notice("%s: %s%s (%s)", svc_name(svc), action_kind_to_string(d->action), d->undo ? " undone" : "",
+			   d->reason);
+	if (!ends_run(d->action))
+		record_decision(m, d, r, res.note);
+}
+
+static void on_sample(void *data, const struct engine_sample *s)
+{
+	struct monitor *m = data;
+	struct engine_decision out[ENGINE_MAX_DECISIONS];
+	size_t n;
+
+	if (sync_policy(m) < 0)
+		return;
+	if (!m->have_first) {
+		m->first = *s;
+		m->have_first = true;
+	}
+	n = engine_feed(&m->eng, s, out, ARRAY_SIZE(out));
+	pressure_set_fast(m->pressure, engine_wants_fast(&m->eng));
+	for (size_t i = 0; i < n && m->running; i++)
+		carry_out(m, &out[i], s);
+}
+
+static struct monitor *monitor_find(const struct monitors *ms, const struct service *svc)
+{
+	for (size_t i = 0; i < ms->n; i++)
+		if (ms->v[i]->svc == svc)
+			return ms->v[i];
+	return NULL;
+}
+
+static struct monitor *monitor_get(struct monitors *ms, struct service *svc)
+{
+	struct monitor *m = monitor_find(ms, svc), **v;
+
+	if (m)
+		return m;
+	v = realloc(ms->v, (ms->n + 1) * sizeof(*v));
+	if (!v)
+		return NULL;
+	ms->v = v;
+	m = calloc(1, sizeof(*m));
+	if (!m)
+		return NULL;
+	*m = (struct monitor){ .ms = ms, .svc = svc, .policy = svc->policy };
+	if (engine_init(&m->eng, svc->policy, dry(svc)) < 0) {
+		free(m);
+		return NULL;
+	}
+	ms->v[ms->n++] = m;
+	return m;
+}
+
+static int monitor_start(struct monitors *ms, struct service *svc)
+{
+	struct monitor *m = monitor_get(ms, svc);
+	int r;
+
+	if (!m)
+		return -ENOMEM;
+	if (m->running)
+		return 0;
+	m->policy = svc->policy;
+	r = engine_reset(&m->eng, svc->policy, dry(svc));
+	if (r < 0)
+		return r;
+	/* A new run starts from the policy's limits, not the last run's throttle. */
+	act_restore(svc, m->we_froze, m->we_throttled);
+	m->we_froze = m->we_throttled = false;
+	m->have_first = false;
+	m->running = true;
+	r = pressure_start(ms->cfg.loop, ms->cfg.watch, svc->cgfd, svc->policy->sample_interval, on_sample, m,
+			   &m->pressure);
+	if (r < 0)
+		m->running = false;
+	return r;
+}
+
+static void monitor_stop(struct monitor *m)
+{
+	if (!m || !m->running)
+		return;
+	pressure_stop(m->pressure);
+	m->pressure = NULL;
+	m->running = false;
+}
+
+static void monitor_free(struct monitor *m)
+{
+	monitor_stop(m);
+	for (size_t i = 0; i < FOLLOWUPS_MAX; i++)
+		loop_source_freep(&m->fu[i].timer);
+	engine_free(&m->eng);
+	free(m);
+}
+
+static void on_running(void *data, struct service *svc)
+{
+	int r = monitor_start(data, svc);
+
+	if (r < 0)
+		log_warning_errno(r, "%s: cannot start its pressure engine", svc_name(svc));
+}
+
+static void on_run_ended(void *data, struct service *svc)
+{
+	monitor_stop(monitor_find(data, svc));
+}
+
+static void on_removed(void *data, struct service *svc)
+{
+	struct monitors *ms = data;
+
+	for (size_t i = 0; i < ms->n; i++)
+		if (ms->v[i]->svc == svc) {
+			monitor_free(ms->v[i]);
+			ms->v[i] = ms->v[--ms->n];
+			return;
+		}
+}
+
+const struct service_hooks monitor_hooks = {
+	.running = on_running,
+	.run_ended = on_run_ended,
+	.removed = on_removed,
+};
+
+int monitors_new(const struct monitors_config *cfg, struct monitors **ret)
+{
+	struct monitors *ms = calloc(1, sizeof(*ms));
+
+	if (!ms)
+		return -ENOMEM;
+	ms->cfg = *cfg;
+	*ret = ms;
+	return 0;
+}
+
+void monitors_free(struct monitors *ms)
+{
+	if (!ms)
+		return;
+	for (size_t i = 0; i < ms->n; i++)
+		monitor_free(ms->v[i]);
+	free(ms->v);
+	free(ms);
+}
+
+int monitor_growth(void *data, struct service *svc, double *ret_bps)
+{
+	struct monitor *m = monitor_find(data, svc);
+
+	if (!m || !m->running || sync_policy(m) < 0)
+		return -ENODATA;
+	return engine_growth(&m->eng, ret_bps);
+}
+
+/* --- explain --------------------------------------------------------------------- */
+
+static struct json_object *rule_json(const struct engine *e, size_t i)
+{
+	const struct rule *r = &e->p->rules[i];
+	const struct engine_rule_state *st = &e->rules[i];
+	const struct engine_sample *s = engine_last(e);
+	struct json_object *o = json_object_new_object();
+	unsigned count = 0;
+	usec_t held = engine_rule_held(e, i, &count);
+
+	json_object_object_add(o, "name", json_object_new_string(r->name));
+	json_object_object_add(o, "metric", json_object_new_string(metric_kind_to_string(r->metric)));
+	json_object_object_add(o, "unit", json_object_new_string(metric_unit_to_string(metric_kind_unit(r->metric))));
+	json_object_object_add(o, "op", json_object_new_string(r->below ? "below" : "above"));
+	json_object_object_add(o, "threshold", json_object_new_double(r->threshold));
+	json_object_object_add(o, "value", s && isfinite(st->value) ? json_object_new_double(st->value) : NULL);
+	json_object_object_add(o, "armed", json_object_new_boolean(st->past));
+	json_object_object_add(o, "held_ms", json_object_new_int64((int64_t)(held / USEC_PER_MSEC)));
+	if (r->samples) {
+		json_object_object_add(o, "samples", json_object_new_int((int)r->samples));
+		json_object_object_add(o, "of", json_object_new_int((int)r->of));
+		json_object_object_add(o, "count", json_object_new_int((int)count));
+	} else
+		json_object_object_add(o, "for_ms", json_object_new_int64((int64_t)(r->for_usec / USEC_PER_MSEC)));
+	json_object_object_add(o, "action", json_object_new_string(action_kind_to_string(r->action)));
+	json_object_object_add(o, "last_fired_ms_ago",
+			       st->last_fired && s ? json_object_new_int64((int64_t)((s->at - st->last_fired) / 1000)) : NULL);
+	return o;
+}
+
+static struct json_object *ladder_json(const struct monitor *m)
+{
+	const struct engine *e = &m->eng;
+	struct json_object *o = json_object_new_object();
+	usec_t at = 0;
+	enum engine_step next = engine_next_step(e, &at);
+	usec_t now = now_monotonic();
+
+	json_object_object_add(o, "active", json_object_new_boolean(engine_guard_active(e)));
+	json_object_object_add(o, "step", json_object_new_string(engine_step_to_string(e->step)));
+	json_object_object_add(o, "triggered", json_object_new_boolean(e->triggered));
+	json_object_object_add(o, "why", e->triggered ? json_object_new_string(e->why) : NULL);
+	json_object_object_add(o, "next_step", next ? json_object_new_string(engine_step_to_string(next)) : NULL);
+	json_object_object_add(o, "next_in_ms",
+			       next ? json_object_new_int64(at > now ? (int64_t)((at - now) / 1000) : 0) : NULL);
+	json_object_object_add(o, "throttled", json_object_new_boolean(e->throttled));
+	if (e->throttled)
+		add_bytes(o, "throttle_memory_high", e->throttle_high);
+	json_object_object_add(o, "frozen", json_object_new_boolean(e->frozen));
+	json_object_object_add(o, "oom_score_adj_raised", json_object_new_boolean(e->oom_raised));
+	return o;
+}
+
+static void add_signals(struct json_object *o, struct monitor *m)
+{
+	const struct engine *e = &m->eng;
+	const struct engine_sample *s = engine_last(e);
+	struct json_object *ev = json_object_new_object();
+	double g;
+	usec_t ttm;
+
+	json_object_object_add(o, "psi_trigger", m->pressure && pressure_psi_armed(m->pressure)
+							 ? json_object_new_string(PRESSURE_PSI_TRIGGER) : NULL);
+	json_object_object_add(o, "memory_events_watched", json_object_new_boolean(m->pressure && pressure_events_armed(m->pressure)));
+	json_object_object_add(o, "interval_ms",
+			       m->pressure ? json_object_new_int64((int64_t)(pressure_interval(m->pressure) / 1000)) : NULL);
+	json_object_object_add(o, "samples", json_object_new_int64(m->pressure ? (int64_t)pressure_samples(m->pressure) : 0));
+	if (!s)
+		return;
+	add_bytes(o, "working_set", engine_working_set(s));
+	add_bytes(o, "memory_current", s->current);
+	add_bytes(o, "memory_max", s->memory_max);
+	add_bytes(o, "memory_high", s->memory_high);
+	add_bytes(o, "inactive_file", s->inactive_file);
+	json_object_object_add(o, "growth_bps", engine_growth(e, &g) == 0 ? json_object_new_int64((int64_t)g) : NULL);
+	json_object_object_add(o, "time_to_max_ms",
+			       engine_time_to_max(e, &ttm) == 0 ? json_object_new_int64((int64_t)(ttm / 1000)) : NULL);
+	json_object_object_add(o, "psi_some_avg10", json_object_new_double(s->psi_some10));
+	json_object_object_add(o, "psi_full_avg10", json_object_new_double(s->psi_full10));
+	json_object_object_add(ev, "high", json_object_new_uint64(s->ev_high - m->first.ev_high));
+	json_object_object_add(ev, "max", json_object_new_uint64(s->ev_max - m->first.ev_max));
+	json_object_object_add(ev, "oom", json_object_new_uint64(s->ev_oom - m->first.ev_oom));
+	json_object_object_add(ev, "oom_kill", json_object_new_uint64(s->ev_oom_kill - m->first.ev_oom_kill));
+	json_object_object_add(o, "memory_events_since_start", ev);
+}
+
+struct json_object *monitor_explain(struct monitors *ms, struct service *svc)
+{
+	struct json_object *o = json_object_new_object(), *rules = json_object_new_array();
+	struct monitor *m = monitor_find(ms, svc);
+
+	json_object_object_add(o, "ok", json_object_new_boolean(1));
+	json_object_object_add(o, "service", json_object_new_string(svc_name(svc)));
+	json_object_object_add(o, "state", json_object_new_string(service_state_to_string(svc->state)));
+	json_object_object_add(o, "monitoring", json_object_new_boolean(m && m->running));
+	json_object_object_add(o, "dry_run", json_object_new_boolean(dry(svc)));
+	json_object_object_add(o, "protected", json_object_new_boolean(svc->policy->protected_));
+	if (!m || sync_policy(m) < 0) {
+		json_object_object_add(o, "rules", rules);
+		return o;
+	}
+	add_signals(o, m);
+	for (size_t i = 0; i < m->eng.p->n_rules; i++)
+		json_object_array_add(rules, rule_json(&m->eng, i));
+	json_object_object_add(o, "rules", rules);
+	json_object_object_add(o, "ladder", ladder_json(m));
+	if (m->have_last) {
+		struct json_object *d = decision_json(&m->last);
+
+		json_object_object_add(d, "action", json_object_new_string(action_kind_to_string(m->last.action)));
+		json_object_object_add(d, "reason", json_object_new_string(m->last.reason));
+		json_object_object_add(o, "last_decision", d);
+	}
+	return o;
+}

@@ -1,0 +1,190 @@
+/* cgwatch.c: the daemon's one inotify instance. A per-service instance
+ * would stop at fs.inotify.max_user_instances (128 by default) guarded
+ * cgroups; watches are bounded by max_user_watches, which is far larger. */
+#include "cgwatch.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/inotify.h>
+#include <unistd.h>
+
+struct cgwatch_entry {
+	struct cgwatch *w;
+	int wd;          /* -1 once the kernel dropped the watch (file removed) */
+	cgwatch_cb cb;
+	void *data;
+	bool dead;       /* removed while dispatching: freed after it */
+};
+
+struct cgwatch {
+	int ifd;
+	struct loop_source *src;
+	struct cgwatch_entry **v;
+	size_t n, cap;
+	unsigned dispatching;
+};
+
+int cgwatch_inotify_add(int ifd, int dirfd, const char *attr)
+{
+	char path[128];
+	int wd;
+
+	if (dirfd < 0)
+		return -EBADF;
+	snprintf(path, sizeof(path), "/proc/self/fd/%d/%s", dirfd, attr);
+	wd = inotify_add_watch(ifd, path, IN_MODIFY);
+	return wd < 0 ? -errno : wd;
+}
+
+static bool wd_in_use(const struct cgwatch *w, int wd, const struct cgwatch_entry *except)
+{
+	for (size_t i = 0; i < w->n; i++)
+		if (w->v[i] != except && !w->v[i]->dead && w->v[i]->wd == wd)
+			return true;
+	return false;
+}
+
+/* Drop entries removed during a dispatch, keeping the order of the rest. */
+static void sweep(struct cgwatch *w)
+{
+	size_t j = 0;
+
+	for (size_t i = 0; i < w->n; i++) {
+		if (w->v[i]->dead)
+			free(w->v[i]);
+		else
+			w->v[j++] = w->v[i];
+	}
+	w->n = j;
+}
+
+static void dispatch(struct cgwatch *w, int wd, uint32_t mask)
+{
+	/* Entries added by a callback land at the end and are not called for
+	 * an event that came before them. */
+	size_t n = w->n;
+
+	for (size_t i = 0; i < n; i++) {
+		struct cgwatch_entry *e = w->v[i];
+
+		if (e->dead || e->wd != wd)
+			continue;
+		if (mask & IN_IGNORED)
+			e->wd = -1; /* the file is gone; the number may be handed out again */
+		else
+			e->cb(e->data);
+	}
+}
+
+static int on_inotify(struct loop_source *src, int fd, uint32_t revents, void *data)
+{
+	struct cgwatch *w = data;
+	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+	ssize_t n;
+
+	w->dispatching++;
+	while ((n = read(fd, buf, sizeof(buf))) > 0) {
+		int last = -1;
+
+		for (char *p = buf; p < buf + n;) {
+			const struct inotify_event *ev = (const void *)p;
+
+			/* One change often queues several IN_MODIFY: one call each. */
+			if (ev->wd != last || (ev->mask & IN_IGNORED))
+				dispatch(w, ev->wd, ev->mask);
+			last = ev->wd;
+			p += sizeof(*ev) + ev->len;
+		}
+	}
+	if (--w->dispatching == 0)
+		sweep(w);
+	if (n < 0 && errno != EAGAIN && errno != EINTR)
+		return -errno;
+	return 0;
+}
+
+int cgwatch_new(struct loop *loop, struct cgwatch **ret)
+{
+	struct cgwatch *w = calloc(1, sizeof(*w));
+	int r;
+
+	if (!w)
+		return -ENOMEM;
+	w->ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (w->ifd < 0) {
+		r = -errno;
+		free(w);
+		return r;
+	}
+	r = loop_add_fd(loop, w->ifd, EPOLLIN, true, on_inotify, w, &w->src);
+	if (r < 0) {
+		close(w->ifd);
+		free(w);
+		return r;
+	}
+	*ret = w;
+	return 0;
+}
+
+void cgwatch_free(struct cgwatch *w)
+{
+	if (!w)
+		return;
+	for (size_t i = 0; i < w->n; i++)
+		free(w->v[i]);
+	free(w->v);
+	loop_source_free(w->src); /* closes the instance */
+	free(w);
+}
+
+int cgwatch_add(struct cgwatch *w, int dirfd, const char *attr, cgwatch_cb cb, void *data,
+		struct cgwatch_entry **ret)
+{
+	struct cgwatch_entry *e;
+	int wd;
+
+	if (w->n == w->cap) {
+		size_t cap = w->cap ? w->cap * 2 : 16;
+		struct cgwatch_entry **v = realloc(w->v, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		w->v = v;
+		w->cap = cap;
+	}
+	e = calloc(1, sizeof(*e));
+	if (!e)
+		return -ENOMEM;
+	wd = cgwatch_inotify_add(w->ifd, dirfd, attr);
+	if (wd < 0) {
+		free(e);
+		return wd;
+	}
+	*e = (struct cgwatch_entry){ .w = w, .wd = wd, .cb = cb, .data = data };
+	w->v[w->n++] = e;
+	*ret = e;
+	return 0;
+}
+
+void cgwatch_remove(struct cgwatch_entry *e)
+{
+	struct cgwatch *w;
+
+	if (!e || e->dead)
+		return;
+	w = e->w;
+	if (e->wd >= 0 && !wd_in_use(w, e->wd, e))
+		(void)inotify_rm_watch(w->ifd, e->wd);
+	e->dead = true;
+	if (!w->dispatching)
+		sweep(w);
+}
+
+size_t cgwatch_count(const struct cgwatch *w)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; w && i < w->n; i++)
+		n += !w->v[i]->dead;
+	return n;
+}

@@ -1,0 +1,257 @@
+/* pressure.c: one cgroup's memory pressure as the kernel reports it: the PSI
+ * trigger (POLLPRI), memory.events changes (through the daemon's cgwatch), and the sampling timer: slow while calm, fast while the
+ * engine sees growth, a trigger fired or the group is near memory.max. */
+#include "pressure.h"
+
+#include <fcntl.h>
+
+#include "cgfs.h"
+#include "cgwatch.h"
+
+/* While fast: a sample every 100 ms. At 100 MB/s that is 10 MB between
+ * samples (4% of a 256M limit); a sample reads ten small cgroup files,
+ * tens of microseconds, so ten a second cost well under 0.1% of a CPU. */
+#define FAST_INTERVAL (100 * USEC_PER_MSEC)
+/* While calm, memory.current alone (one page_counter read) every 250 ms
+ * between the full samples, so a spike that starts just after a calm
+ * sample is seen within a quarter second, not a whole sample_interval. */
+#define PEEK_INTERVAL (250 * USEC_PER_MSEC)
+/* A peek that grew by 2% of memory.max (16 MiB without one) since the last
+ * full sample means growth of 80%/s of the limit: sample fully, go fast. */
+#define PEEK_JUMP_FRAC 0.02
+#define PEEK_JUMP_NO_MAX (16ULL << 20)
+/* Events sample at most every 50 ms: memory.events `high` changes on every
+ * throttled charge and would otherwise turn inotify into a busy loop. */
+#define EVENT_MIN_GAP (50 * USEC_PER_MSEC)
+
+struct pressure {
+	struct loop *loop;
+	struct cgwatch *watch;
+	int cgfd;
+	usec_t calm;
+	pressure_cb cb;
+	void *data;
+	struct loop_source *timer, *psi_src;
+	struct cgwatch_entry *events;
+	bool fast, psi_fired, in_cb, dead;
+	usec_t last_full;
+	uint64_t last_current, memory_max;
+	unsigned long samples;
+};
+
+static int read_stat(int cgfd, struct engine_sample *s)
+{
+	_cleanup_free_ char *text = NULL;
+	int r = cgfs_read(cgfd, "memory.stat", &text);
+
+	if (r < 0)
+		return r;
+	r = cgfs_parse_keyed(text, "anon", &s->anon);
+	r = r ?: cgfs_parse_keyed(text, "file", &s->file);
+	r = r ?: cgfs_parse_keyed(text, "inactive_file", &s->inactive_file);
+	r = r ?: cgfs_parse_keyed(text, "shmem", &s->shmem);
+	return r;
+}
+
+static void read_events(int cgfd, struct engine_sample *s)
+{
+	_cleanup_free_ char *text = NULL;
+
+	if (cgfs_read(cgfd, "memory.events", &text) < 0)
+		return;
+	(void)cgfs_parse_keyed(text, "high", &s->ev_high);
+	(void)cgfs_parse_keyed(text, "max", &s->ev_max);
+	(void)cgfs_parse_keyed(text, "oom", &s->ev_oom);
+	(void)cgfs_parse_keyed(text, "oom_kill", &s->ev_oom_kill);
+}
+
+int pressure_read(int cgfd, struct engine_sample *ret)
+{
+	struct engine_sample s = { .at = now_monotonic(), .memory_max = UINT64_MAX, .memory_high = UINT64_MAX };
+	struct cgfs_psi psi;
+	int r;
+
+	r = cgfs_read_u64(cgfd, "memory.current", &s.current);
+	r = r ?: read_stat(cgfd, &s);
+	if (r < 0)
+		return r;
+	(void)cgfs_read_u64(cgfd, "memory.max", &s.memory_max);
+	(void)cgfs_read_u64(cgfd, "memory.high", &s.memory_high);
+	(void)cgfs_read_u64(cgfd, "memory.swap.current", &s.swap);
+	(void)cgfs_read_u64(cgfd, "pids.current", &s.pids);
+	(void)cgfs_read_keyed(cgfd, "cpu.stat", "usage_usec", &s.cpu_usec);
+	if (cgfs_read_psi(cgfd, "memory.pressure", &psi) == 0) {
+		s.psi_some10 = psi.some.avg10;
+		s.psi_full10 = psi.has_full ? psi.full.avg10 : 0;
+	}
+	read_events(cgfd, &s);
+	*ret = s;
+	return 0;
+}
+
+static void arm(struct pressure *s)
+{
+	usec_t now = now_monotonic(), next = s->last_full + s->calm, after;
+
+	if (s->fast)
+		after = FAST_INTERVAL;
+	else
+		after = next <= now ? 1 : (next - now < PEEK_INTERVAL ? next - now : PEEK_INTERVAL);
+	(void)loop_timer_rearm(s->timer, after);
+}
+
+static void free_pressure(struct pressure *s)
+{
+	loop_source_freep(&s->timer);
+	loop_source_freep(&s->psi_src);
+	cgwatch_removep(&s->events);
+	free(s);
+}
+
+static void sample_now(struct pressure *s)
+{
+	struct engine_sample smp;
+
+	if (pressure_read(s->cgfd, &smp) < 0)
+		return; /* the group is going away; the service's own watch sees it */
+	smp.psi_fired = s->psi_fired;
+	s->psi_fired = false;
+	s->last_full = smp.at;
+	s->last_current = smp.current;
+	s->memory_max = smp.memory_max;
+	s->samples++;
+	s->in_cb = true;
+	s->cb(s->data, &smp);
+	s->in_cb = false;
+}
+
+/* Returns true when s was freed meanwhile (the callback stopped it). */
+static bool finish(struct pressure *s)
+{
+	if (!s->dead)
+		return false;
+	free_pressure(s);
+	return true;
+}
+
+static bool peek_jumped(struct pressure *s)
+{
+	uint64_t cur, jump;
+
+	if (cgfs_read_u64(s->cgfd, "memory.current", &cur) < 0 || cur <= s->last_current)
+		return false;
+	jump = s->memory_max == UINT64_MAX ? PEEK_JUMP_NO_MAX
+					   : (uint64_t)((double)s->memory_max * PEEK_JUMP_FRAC);
+	return cur - s->last_current >= jump;
+}
+
+static int on_timer(struct loop_source *src, int fd, uint32_t revents, void *data)
+{
+	struct pressure *s = data;
+
+	if (s->fast || now_monotonic() >= s->last_full + s->calm || peek_jumped(s)) {
+		sample_now(s);
+		if (finish(s))
+			return 0;
+	}
+	arm(s);
+	return 0;
+}
+
+static int on_event(struct pressure *s)
+{
+	if (now_monotonic() - s->last_full >= EVENT_MIN_GAP) {
+		sample_now(s);
+		if (finish(s))
+			return 0;
+	}
+	if (!s->fast) {
+		s->fast = true;
+		arm(s);
+	}
+	return 0;
+}
+
+static int on_psi(struct loop_source *src, int fd, uint32_t revents, void *data)
+{
+	struct pressure *s = data;
+
+	if (revents & EPOLLERR) { /* the group is gone */
+		loop_source_freep(&s->psi_src);
+		return 0;
+	}
+	s->psi_fired = true;
+	return on_event(s);
+}
+
+static void on_memory_events(void *data)
+{
+	(void)on_event(data);
+}
+
+static int arm_psi(struct pressure *s)
+{
+	_cleanup_close_ int fd = openat(s->cgfd, "memory.pressure", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+	int r;
+
+	if (fd < 0)
+		return -errno;
+	/* The trigger lives as long as this fd; the kernel wants the whole
+	 * string in one write, NUL included. */
+	if (write(fd, PRESSURE_PSI_TRIGGER, sizeof(PRESSURE_PSI_TRIGGER)) < 0)
+		return -errno;
+	r = loop_add_fd(s->loop, fd, EPOLLPRI, true, on_psi, s, &s->psi_src);
+	if (r == 0)
+		fd = -1;
+	return r;
+}
+
+static int arm_events(struct pressure *s)
+{
+	if (!s->watch)
+		return -ENODEV;
+	return cgwatch_add(s->watch, s->cgfd, "memory.events", on_memory_events, s, &s->events);
+}
+
+int pressure_start(struct loop *loop, struct cgwatch *watch, int cgfd, usec_t calm_interval,
+		   pressure_cb cb, void *data, struct pressure **ret)
+{
+	struct pressure *s = calloc(1, sizeof(*s));
+	int r;
+
+	if (!s)
+		return -ENOMEM;
+	*s = (struct pressure){ .loop = loop, .watch = watch, .cgfd = cgfd, .calm = calm_interval, .cb = cb, .data = data,
+			       .memory_max = UINT64_MAX };
+	(void)arm_psi(s);    /* best effort: no PSI (psi=0) or not root */
+	(void)arm_events(s); /* best effort: sampling still runs */
+	/* The first sample right away: growth needs a starting point. */
+	r = loop_add_timer(loop, 1, on_timer, s, &s->timer);
+	if (r < 0) {
+		free_pressure(s);
+		return r;
+	}
+	*ret = s;
+	return 0;
+}
+
+void pressure_stop(struct pressure *s)
+{
+	if (!s)
+		return;
+	if (s->in_cb) { /* freed once the callback returns */
+		s->dead = true;
+		return;
+	}
+	free_pressure(s);
+}
+
+void pressure_set_fast(struct pressure *s, bool fast)
+{
+	s->fast = fast;
+}
+
+bool pressure_psi_armed(const struct pressure *s) { return s->psi_src != NULL; }
+bool pressure_events_armed(const struct pressure *s) { return s->events != NULL; }
+usec_t pressure_interval(const struct pressure *s) { return s->fast ? FAST_INTERVAL : s->calm; }
+unsigned long pressure_samples(const struct pressure *s) { return s->samples; }

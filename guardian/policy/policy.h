@@ -1,0 +1,228 @@
+/* policy.h: one service's policy, as loaded from YAML, validated and
+ * compiled. A struct policy that exists has passed every check. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "util.h"
+
+/* A cgroup limit: unset (leave the kernel default), a number, or "max". */
+#define LIMIT_MAX UINT64_MAX
+struct limit {
+	bool set;
+	uint64_t value; /* bytes, count; LIMIT_MAX for "max" */
+};
+
+enum restart_mode { RESTART_NEVER, RESTART_ON_FAILURE, RESTART_ALWAYS };
+
+/* Every action a rule, a health check or the engine's ladder can take. */
+enum action_kind {
+	ACTION_NONE = 0,
+	ACTION_NOTIFY,   /* record only */
+	ACTION_RECLAIM,  /* memory.reclaim */
+	ACTION_THROTTLE, /* lower memory.high in steps */
+	ACTION_OOM_ADJ,  /* raise oom_score_adj */
+	ACTION_FREEZE,   /* cgroup.freeze */
+	ACTION_RESTART,  /* graceful stop, then start */
+	ACTION_STOP,     /* graceful stop, no restart */
+	ACTION_KILL,     /* cgroup.kill */
+	ACTION_EXEC,     /* run a command with the event in its environment */
+	_ACTION_MAX,
+};
+
+enum metric_kind {
+	METRIC_WORKING_SET,      /* bytes: memory.current - inactive_file */
+	METRIC_MEMORY_CURRENT,   /* bytes */
+	METRIC_ANON,             /* bytes, memory.stat anon */
+	METRIC_FILE,             /* bytes, memory.stat file */
+	METRIC_SHMEM,            /* bytes, memory.stat shmem */
+	METRIC_SWAP,             /* bytes, memory.swap.current */
+	METRIC_PSI_SOME_AVG10,   /* percent */
+	METRIC_PSI_FULL_AVG10,   /* percent */
+	METRIC_MEMORY_EVENTS_HIGH_RATE, /* memory.events high per second */
+	METRIC_CPU,              /* percent of one CPU */
+	METRIC_PIDS,             /* count, pids.current */
+	METRIC_TIME_TO_MAX,      /* usec until memory.max at the current growth */
+	_METRIC_MAX,
+};
+
+/* What unit a metric's thresholds are written in. */
+enum metric_unit { UNIT_BYTES, UNIT_PERCENT, UNIT_USEC, UNIT_COUNT, UNIT_RATE };
+
+struct rule {
+	char *name;
+	enum metric_kind metric;
+	bool below;       /* false: fires when value > threshold */
+	double threshold; /* in the metric's unit */
+	/* Hold: either a duration or N of the last M samples. */
+	usec_t for_usec;  /* 0: no duration hold */
+	unsigned samples; /* N (0 when a duration is used) */
+	unsigned of;      /* M >= N */
+	enum action_kind action;
+	char **exec;      /* argv for ACTION_EXEC */
+	unsigned line;    /* where it was written, for records */
+};
+
+enum health_kind { HEALTH_HTTP, HEALTH_TCP, HEALTH_EXEC };
+
+struct health_check {
+	enum health_kind kind;
+	/* http */
+	char *url;        /* as written */
+	char *host;       /* parsed from url or tcp */
+	uint16_t port;
+	char *path;       /* http request path, "/" by default */
+	int status;       /* expected HTTP status, 200 by default */
+	char *contains;   /* body substring, NULL for none */
+	/* exec */
+	char **exec;
+	usec_t every;     /* default 10s */
+	usec_t timeout;   /* default 2s */
+	unsigned failures;/* consecutive failures before action, default 3 */
+	enum action_kind action; /* ACTION_RESTART or ACTION_NOTIFY */
+	unsigned line;
+};
+
+struct env_var {
+	char *name;
+	char *value;
+};
+
+struct rlimit_setting {
+	int resource;   /* RLIMIT_* */
+	uint64_t soft;  /* RLIM_INFINITY for "infinity"/"max" */
+	uint64_t hard;
+};
+
+enum output_mode { OUTPUT_FILE, OUTPUT_INHERIT, OUTPUT_NULL };
+
+struct policy {
+	char *path;               /* file it came from */
+	char *service;            /* name; also the cgroup directory name */
+	unsigned service_line, service_col; /* where service: was written */
+	char **command;           /* argv; a string command becomes sh -c */
+	char *user;               /* NULL: run as guardian's user */
+	char *group;              /* NULL: the user's primary group */
+	char *working_directory;  /* NULL: / */
+	struct env_var *environment;
+	size_t n_environment;
+	struct rlimit_setting *rlimits;
+	size_t n_rlimits;
+
+	struct {
+		struct limit memory_high, memory_max, memory_low, memory_min,
+			memory_swap_max, pids_max;
+		bool cpu_set;
+		uint64_t cpu_quota_usec;  /* LIMIT_MAX for "max" */
+		uint64_t cpu_period_usec; /* 100000 unless given */
+		uint64_t cpu_weight;      /* 0: unset */
+	} limits;
+
+	bool oom_score_adj_set;
+	int oom_score_adj;
+
+	struct {
+		char **command;   /* optional stop command, run before the signal */
+		int signal;       /* default SIGTERM */
+		usec_t timeout;   /* grace period, default 10s */
+	} stop;
+
+	struct {
+		enum restart_mode mode; /* default on-failure */
+		usec_t delay;           /* first delay, default 1s */
+		usec_t max_delay;       /* cap, default 5m */
+		usec_t stable_after;    /* run this long to reset backoff, default 1m */
+		unsigned give_up_restarts; /* 0: never give up */
+		usec_t give_up_within;
+	} restart;
+
+	struct {
+		enum output_mode mode;    /* default file */
+		char *file;               /* NULL: <state-dir>/logs/<service>.log */
+		uint64_t max_size;        /* rotate at, default 10M */
+		unsigned keep;            /* rotated files kept, default 3 */
+	} output;
+
+	struct health_check *health;
+	size_t n_health;
+
+	struct rule *rules;
+	size_t n_rules;
+
+	bool protected_;  /* never chosen as a victim under system pressure */
+	int priority;     /* lower is killed first; default 0 */
+	bool dry_run;     /* record decisions, change nothing */
+	usec_t sample_interval; /* rule cycle, default 1s */
+};
+
+/* Diagnostics: every problem found while loading, already formatted as
+ * "FILE:LINE:COLUMN: KEY: message" (KEY a dotted path like
+ * health[0].http.url; no KEY for YAML syntax errors, which start "yaml: ").
+ * Problems with the file as a whole (unreadable, mode) are "FILE: message":
+ * diag_add with line 0 leaves out the position. d may be NULL. */
+struct diag {
+	char **msgs;
+	size_t n;
+};
+
+void diag_add(struct diag *d, const char *file, unsigned line, unsigned col, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+void diag_free(struct diag *d);
+
+/* Load one file. Returns 0 and a policy, or a negative errno with every
+ * problem added to d (-EINVAL for a policy that does not validate). */
+int policy_load_file(const char *path, struct policy **ret, struct diag *d);
+/* The same from text already in memory (no file mode check); `path` only
+ * names it in diagnostics. For tests and fuzzing. */
+int policy_load_buffer(const char *path, const char *buf, size_t len, struct policy **ret, struct diag *d);
+
+/* Load every *.yaml / *.yml in a directory (sorted by name). All files are
+ * checked even after an error; service names must be unique. On error no
+ * policies are returned. */
+int policy_load_dir(const char *dir, struct policy ***ret, size_t *ret_n, struct diag *d);
+
+void policy_free(struct policy *p);
+void policy_freev(struct policy **v, size_t n);
+
+/* Text for enums, as written in YAML. */
+const char *action_kind_to_string(enum action_kind a);
+const char *metric_kind_to_string(enum metric_kind m);
+enum metric_unit metric_kind_unit(enum metric_kind m);
+const char *restart_mode_to_string(enum restart_mode m);
+const char *metric_unit_to_string(enum metric_unit u);
+const char *health_kind_to_string(enum health_kind k);
+const char *signal_to_string(int sig); /* "TERM"; NULL for unnamed */
+/* The reverse, for guardctl and the tests: 0 or -EINVAL. */
+int action_kind_from_string(const char *s, enum action_kind *ret);
+int metric_kind_from_string(const char *s, enum metric_kind *ret);
+int restart_mode_from_string(const char *s, enum restart_mode *ret);
+
+/* The file-mode rule: true when a policy with this mode must be refused
+ * for a process with this effective uid (root, and writable by group or
+ * others). policy_load_file applies it with geteuid(). */
+bool policy_mode_unsafe(mode_t mode, uid_t euid);
+
+/* Unit parsing shared with guardctl and the tests. Each returns 0 or
+ * -EINVAL / -ERANGE and never logs. parse_size refuses "max" when
+ * ret_is_max is NULL. */
+/* What differs between two policies of one service (reload). */
+struct policy_diff {
+	bool limits;         /* memory, cpu or pids limits: applied to the running cgroup */
+	bool oom_score_adj;  /* applied to the running processes */
+	bool rules;
+	bool health;
+	/* What a new process would see ("command", "user/group",
+	 * "working_directory", "environment/rlimits", "output"): a running
+	 * service restarts. NULL when none of it changed. */
+	const char *process;
+};
+void policy_diff(const struct policy *a, const struct policy *b, struct policy_diff *ret);
+
+int parse_size(const char *s, uint64_t *ret_bytes, bool *ret_is_max); /* 512K 1.5G max 0 */
+int parse_duration(const char *s, usec_t *ret);                    /* 250ms 30s 5m 1h 1d */
+int parse_percent(const char *s, double *ret);                      /* 20% 150% 1.5% */
+int parse_signal(const char *s, int *ret);                          /* TERM SIGTERM 15 */
+int parse_rate(const char *s, double *ret);                         /* 5 0.5 5/s */

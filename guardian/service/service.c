@@ -1,0 +1,780 @@
+/* service.c: one service's lifecycle: limits written before the first
+ * instruction, spawn, exit classification, restart or give up, and stop. */
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
+#include "cgwatch.h"
+#include "log.h"
+#include "spawn.h"
+#include "supervisor.h"
+
+#define svc_name(svc) ((svc)->policy->service)
+
+static void service_on_group_empty(struct service *svc);
+static int service_watch_group(struct service *svc);
+static void schedule_restart_or_stop(struct service *svc);
+static int begin_stop(struct service *svc, enum exit_cause cause, const char *reason);
+static void give_up(struct service *svc);
+static void note_cgroup_id(struct service *svc);
+
+static void set_state(struct service *svc, enum service_state st)
+{
+	if (svc->state != st)
+		log_debug("%s: %s -> %s", svc_name(svc), service_state_to_string(svc->state),
+			  service_state_to_string(st));
+	svc->state = st;
+	supervisor_service_changed(svc);
+}
+
+static void record(struct service *svc, const char *action, const char *reason, int sig,
+		   const pid_t *pids, size_t n_pids, struct json_object *extra)
+{
+	struct json_object *rec;
+	int r;
+
+	if (!svc->sup->cfg.log) {
+		json_object_put(extra);
+		return;
+	}
+	rec = actionlog_record(svc_name(svc), svc->cgroup, "guardian", action, reason);
+	if (rec && sig)
+		json_object_object_add(rec, "signal", json_object_new_string(sigabbrev_np(sig)));
+	if (rec)
+		actionlog_add_pids(rec, pids, n_pids);
+	r = actionlog_write_with(svc->sup->cfg.log, rec, extra);
+	if (r < 0)
+		log_warning_errno(r, "%s: cannot write the action log", svc_name(svc));
+}
+
+/* --- limits ---------------------------------------------------------- */
+
+static int write_limit(struct service *svc, const char *attr, const struct limit *l)
+{
+	int r;
+
+	if (!l->set)
+		return 0;
+	r = cgfs_write_u64(svc->cgfd, attr, l->value);
+	if (r < 0)
+		return log_error_errno(r, "%s: cannot write %s/%s", svc_name(svc), svc->cgroup, attr);
+	return 0;
+}
+
+int service_apply_limits(struct service *svc)
+{
+	const struct policy *p = svc->policy;
+	char buf[64];
+	int r = 0;
+
+	/* memory.max before memory.high so high <= max holds at every step;
+	 * low and min are protections and have no ordering constraint. */
+	r = r ?: write_limit(svc, "memory.max", &p->limits.memory_max);
+	r = r ?: write_limit(svc, "memory.high", &p->limits.memory_high);
+	r = r ?: write_limit(svc, "memory.low", &p->limits.memory_low);
+	r = r ?: write_limit(svc, "memory.min", &p->limits.memory_min);
+	r = r ?: write_limit(svc, "memory.swap.max", &p->limits.memory_swap_max);
+	r = r ?: write_limit(svc, "pids.max", &p->limits.pids_max);
+	if (r < 0)
+		return r;
+	if (p->limits.cpu_set) {
+		if (p->limits.cpu_quota_usec == LIMIT_MAX)
+			snprintf(buf, sizeof(buf), "max %" PRIu64, p->limits.cpu_period_usec);
+		else
+			snprintf(buf, sizeof(buf), "%" PRIu64 " %" PRIu64, p->limits.cpu_quota_usec,
+				 p->limits.cpu_period_usec);
+		r = cgfs_write(svc->cgfd, "cpu.max", buf);
+		if (r < 0)
+			return log_error_errno(r, "%s: cannot write %s/cpu.max", svc_name(svc), svc->cgroup);
+	}
+	if (p->limits.cpu_weight) {
+		r = cgfs_write_u64(svc->cgfd, "cpu.weight", p->limits.cpu_weight);
+		if (r < 0)
+			return log_error_errno(r, "%s: cannot write %s/cpu.weight", svc_name(svc), svc->cgroup);
+	}
+	return 0;
+}
+
+/* --- output ---------------------------------------------------------- */
+
+static int open_output(struct service *svc, int *ret_fd)
+{
+	const struct policy *p = svc->policy;
+	_cleanup_free_ char *path = NULL;
+	struct stat st;
+	int fd;
+
+	*ret_fd = -1;
+	if (p->output.mode == OUTPUT_INHERIT)
+		return 0;
+	if (p->output.mode == OUTPUT_NULL) {
+		fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+		goto done;
+	}
+	if (p->output.file)
+		path = strdup(p->output.file);
+	else if (asprintf(&path, "%s/logs/%s.log", svc->sup->cfg.state_dir, svc_name(svc)) < 0)
+		path = NULL;
+	if (!path)
+		return -ENOMEM;
+	/* Rotated when the service (re)starts: the child holds the fd, so a
+	 * running service's file is never renamed under it. */
+	if (p->output.max_size && stat(path, &st) == 0 && (uint64_t)st.st_size >= p->output.max_size) {
+		for (unsigned i = p->output.keep; i > 0; i--) {
+			char from[4096], to[4096];
+
+			snprintf(from, sizeof(from), i == 1 ? "%s" : "%s.%u", path, i - 1);
+			snprintf(to, sizeof(to), "%s.%u", path, i);
+			(void)rename(from, to);
+		}
+	}
+	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+	if (fd < 0 && errno == ENOENT) {
+		/* A log directory that does not exist yet (/var/log/NAME): make
+		 * the last component, as logrotate-style setups expect. */
+		char *slash = strrchr(path, '/');
+
+		if (slash && slash != path) {
+			*slash = '\0';
+			if (mkdir(path, 0755) == 0 || errno == EEXIST) {
+				*slash = '/';
+				fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+			} else
+				*slash = '/';
+		}
+	}
+done:
+	if (fd < 0)
+		return log_error_errno(errno, "%s: cannot open its output %s", svc_name(svc),
+				       path ? path : "/dev/null");
+	*ret_fd = fd;
+	return 0;
+}
+
+/* --- process tracking -------------------------------------------------- */
+
+static void forget_main(struct service *svc)
+{
+	loop_source_freep(&svc->pid_src);
+	if (svc->pidfd >= 0)
+		close(svc->pidfd);
+	svc->pidfd = -1;
+	svc->pid = 0;
+}
+
+static void classify_exit(struct service *svc, const siginfo_t *si)
+{
+	uint64_t oom = 0;
+	struct service_exit *e = &svc->last_exit;
+
+	if (e->cause == EXIT_EXEC_FAILED && e->at && si->si_code == CLD_EXITED && si->si_status == 127)
+		return; /* already classified from the exec pipe */
+	e->at = now_realtime();
+	e->has_sender = false;
+	if (svc->state == SVC_STOPPING) {
+		e->cause = svc->stop_cause ?: EXIT_GUARDIAN;
+		e->code = si->si_status;
+		return;
+	}
+	if (si->si_code == 0) { /* adopted: not our child, no status */
+		e->cause = EXIT_UNKNOWN;
+		e->code = 0;
+		if (cgfs_read_keyed(svc->cgfd, "memory.events", "oom_kill", &oom) == 0 &&
+		    oom > svc->oom_kills_at_start)
+			e->cause = EXIT_OOM_KILL;
+		return;
+	}
+	if (si->si_code == CLD_EXITED) {
+		e->cause = EXIT_CODE;
+		e->code = si->si_status;
+		return;
+	}
+	e->cause = EXIT_SIGNAL;
+	e->code = si->si_status;
+	e->has_sender = svc->last_signal.sig == si->si_status && svc->last_signal.target == si->si_pid;
+	if (e->has_sender)
+		e->sender = svc->last_signal;
+	if (si->si_status == SIGKILL && cgfs_read_keyed(svc->cgfd, "memory.events", "oom_kill", &oom) == 0 &&
+	    oom > svc->oom_kills_at_start)
+		e->cause = EXIT_OOM_KILL;
+}
+
+bool service_group_populated(struct service *svc)
+{
+	bool populated = false;
+
+	if (svc->cgfd < 0) {
+		int fd = cgfs_open_group(svc->sup->cg, svc->cgroup);
+
+		if (fd < 0)
+			return false; /* never created: nothing runs there */
+		svc->cgfd = fd;
+		note_cgroup_id(svc);
+	}
+
+	/* An unreadable cgroup.events means the group is gone. */
+	if (cgfs_is_populated(svc->cgfd, &populated) < 0)
+		return false;
+	return populated;
+}
+
+static bool exit_failed(const struct service_exit *e)
+{
+	return !(e->cause == EXIT_CODE && e->code == 0);
+}
+
+static int on_main_exit(struct loop_source *src, int fd, uint32_t revents, void *data)
+{
+	struct service *svc = data;
+	siginfo_t si = { 0 };
+
+	if (waitid((idtype_t)P_PIDFD, (id_t)fd, &si, WEXITED | WNOHANG) < 0) {
+		/* Not our child (adopted): we only know that it is gone. */
+		if (errno != ECHILD)
+			log_warning_errno(errno, "%s: waitid", svc_name(svc));
+		si = (siginfo_t){ .si_code = 0 };
+	} else if (si.si_pid == 0)
+		return 0;
+	classify_exit(svc, &si);
+	if (si.si_code == 0)
+		log_info("%s: adopted main process %d is gone", svc_name(svc), svc->pid);
+	else
+		log_info("%s: main process %d %s %d", svc_name(svc), svc->pid,
+			 si.si_code == CLD_EXITED ? "exited with" : "killed by signal", si.si_status);
+	forget_main(svc);
+	if (svc->state != SVC_STOPPING && exit_failed(&svc->last_exit)) {
+		health_stop(svc->health);
+		svc->health = NULL;
+		supervisor_notify(svc, run_ended);
+	}
+	if (!service_group_populated(svc)) {
+		service_on_group_empty(svc);
+		return 0;
+	}
+	if (svc->state == SVC_STOPPING) {
+		/* The main process obeyed; the rest of the group gets the same. */
+		if (!svc->group_signalled && cgfs_signal_group(svc->cgfd, svc->policy->stop.signal) == 0)
+			svc->group_signalled = true;
+		return 0;
+	}
+	if (!exit_failed(&svc->last_exit) || svc->last_exit.cause == EXIT_UNKNOWN) {
+		/* A daemon that forked into the background, or a followed process
+		 * that handed over to another (setsid, then exec, then fork): the
+		 * group is the service while it holds processes. */
+		if (service_adopt_main(svc) == 0)
+			return 0;
+	}
+	log_notice("%s: main process failed; killing the rest of its group", svc_name(svc));
+	return cgfs_kill(svc->cgfd);
+}
+
+static void on_health_failed(void *data, const struct health_check *check, unsigned index,
+			     const char *reason)
+{
+	struct service *svc = data;
+	char why[512];
+
+	snprintf(why, sizeof(why), "health check %u failed %u times: %s", index, check->failures, reason);
+	log_warning("%s: %s", svc_name(svc), why);
+	if (svc->state != SVC_RUNNING)
+		return;
+	if (check->action == ACTION_RESTART)
+		service_restart(svc, EXIT_HEALTH, why, true);
+	else if (check->action == ACTION_STOP) {
+		svc->want_running = false;
+		record(svc, "stop", why, svc->policy->stop.signal, &svc->pid, 1, NULL);
+		begin_stop(svc, EXIT_HEALTH, why);
+	} else
+		record(svc, "notify", why, 0, NULL, 0, NULL);
+}
+
+void service_resume_health(struct service *svc)
+{
+	int r;
+
+	if (svc->policy->n_health == 0 || svc->health)
+		return;
+	r = health_start(svc->sup->loop, svc->policy, svc->cgfd, on_health_failed, svc, &svc->health);
+	if (r < 0)
+		log_warning_errno(r, "%s: cannot start its health checks", svc_name(svc));
+}
+
+static void service_running(struct service *svc)
+{
+	set_state(svc, SVC_RUNNING);
+	service_resume_health(svc);
+	supervisor_notify(svc, running);
+}
+
+static int on_exec_report(struct loop_source *src, int fd, uint32_t revents, void *data)
+{
+	struct service *svc = data;
+	struct spawn_failure f;
+	ssize_t n = read(fd, &f, sizeof(f));
+
+	loop_source_freep(&svc->exec_src);
+	if (n == (ssize_t)sizeof(f)) {
+		svc->last_exit = (struct service_exit){ .cause = EXIT_EXEC_FAILED, .code = f.err,
+							.at = now_realtime() };
+		log_error("%s: cannot start %s: %s: %s", svc_name(svc), svc->policy->command[0],
+			  spawn_stage_to_string(f.stage), strerror(f.err));
+		return 0;
+	}
+	if (svc->state == SVC_STARTING) {
+		service_running(svc);
+		log_info("%s: running as pid %d in %s", svc_name(svc), svc->pid, svc->cgroup);
+	}
+	return 0;
+}
+
+static int track_main(struct service *svc, pid_t pid, int pidfd)
+{
+	svc->pid = pid;
+	svc->pidfd = pidfd;
+	return loop_add_fd(svc->sup->loop, pidfd, EPOLLIN, false, on_main_exit, svc, &svc->pid_src);
+}
+
+int service_adopt_main(struct service *svc)
+{
+	_cleanup_free_ pid_t *pids = NULL;
+	size_t n = 0;
+	int r;
+
+	r = cgfs_read_procs(svc->cgfd, &pids, &n);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < n; i++) {
+		int pidfd = (int)syscall(SYS_pidfd_open, pids[i], 0);
+
+		if (pidfd < 0)
+			continue; /* exited meanwhile */
+		r = track_main(svc, pids[i], pidfd);
+		if (r < 0) {
+			close(pidfd);
+			return r;
+		}
+		log_info("%s: following pid %d in %s", svc_name(svc), pids[i], svc->cgroup);
+		return 0;
+	}
+	return -ESRCH;
+}
+
+/* --- cgroup.events: the group is the service ---------------------------- */
+
+static void on_group_events(void *data)
+{
+	struct service *svc = data;
+
+	/* The main process's exit is handled through its pidfd; here only a
+	 * group that emptied after its main process was already gone. */
+	if (svc->pid == 0 && !service_group_populated(svc) &&
+	    (svc->state == SVC_RUNNING || svc->state == SVC_STOPPING || svc->state == SVC_STARTING))
+		service_on_group_empty(svc);
+}
+
+static int service_watch_group(struct service *svc)
+{
+	if (svc->events)
+		return 0;
+	if (!svc->sup->cfg.watch)
+		return -ENODEV;
+	return cgwatch_add(svc->sup->cfg.watch, svc->cgfd, "cgroup.events", on_group_events, svc, &svc->events);
+}
+
+static void note_cgroup_id(struct service *svc)
+{
+	struct stat st;
+
+	/* A cgroup's id, as BPF's bpf_get_current_cgroup_id() and
+	 * cgroup->kn->id report it, is its directory's inode number. */
+	if (fstat(svc->cgfd, &st) == 0)
+		svc->cgroup_id = st.st_ino;
+	supervisor_notify(svc, cgroup_opened);
+}
+
+void service_note_signal(struct service *svc, const struct signal_sender *sender)
+{
+	char why[128];
+	pid_t target = sender->target;
+
+	if (sender->pid == getpid())
+		return; /* guardian's own stop or kill: already recorded */
+	if (target == svc->pid)
+		svc->last_signal = *sender;
+	signal_sender_describe(sender, why, sizeof(why));
+	log_notice("%s: %s to pid %d", svc_name(svc), why, target);
+	if (svc->sup->cfg.log) {
+		struct json_object *rec = actionlog_record(svc_name(svc), svc->cgroup, "signal", "signal", why);
+
+		if (!rec)
+			return;
+		json_object_object_add(rec, "signal", json_object_new_string(sigabbrev_np(sender->sig) ?: "?"));
+		actionlog_add_pids(rec, &target, 1);
+		json_object_object_add(rec, "sender_pid", json_object_new_int(sender->pid));
+		json_object_object_add(rec, "sender_comm", json_object_new_string(sender->comm));
+		json_object_object_add(rec, "sender_uid", json_object_new_int64(sender->uid));
+		(void)actionlog_write(svc->sup->cfg.log, rec);
+	}
+}
+
+static int open_group(struct service *svc)
+{
+	int r;
+
+	if (svc->cgfd >= 0)
+		return 0;
+	r = cgfs_mkdir(svc->sup->cg, svc->cgroup, &svc->cgfd);
+	if (r < 0)
+		return log_error_errno(r, "%s: cannot create cgroup %s", svc_name(svc), svc->cgroup);
+	note_cgroup_id(svc);
+	return 0;
+}
+
+/* --- start -------------------------------------------------------------- */
+
+static int on_restart_timer(struct loop_source *src, int fd, uint32_t revents, void *data)
+{
+	struct service *svc = data;
+
+	loop_source_freep(&svc->timer);
+	if (svc->state != SVC_BACKOFF || !svc->want_running)
+		return 0;
+	svc->restarts++;
+	svc->restart_times[svc->restarts % (svc->restart_ring_len + 1)] = now_monotonic();
+	return service_start(svc);
+}
+
+static void start_failed(struct service *svc, int err)
+{
+	svc->last_exit = (struct service_exit){ .cause = EXIT_EXEC_FAILED, .code = -err,
+						.at = now_realtime() };
+	schedule_restart_or_stop(svc);
+}
+
+static int spawn_main(struct service *svc)
+{
+	struct spawn_result sr;
+	_cleanup_close_ int out = -1;
+	int r;
+
+	r = open_output(svc, &out);
+	if (r < 0)
+		return r;
+	r = spawn_in_cgroup(svc->policy, svc->policy->command, svc->cgfd, out, &sr);
+	if (r == -ESRCH || r == -ENXIO)
+		return log_error_errno(r, "%s: %s '%s' does not exist", svc_name(svc),
+				       r == -ESRCH ? "user" : "group",
+				       r == -ESRCH ? svc->policy->user : svc->policy->group);
+	if (r < 0)
+		return log_error_errno(r, "%s: cannot spawn into %s", svc_name(svc), svc->cgroup);
+	svc->started_mono = now_monotonic();
+	svc->started_real = now_realtime();
+	svc->group_signalled = false;
+	r = track_main(svc, sr.pid, sr.pidfd);
+	if (r < 0) {
+		close(sr.pidfd);
+		close(sr.exec_pipe);
+		return r;
+	}
+	return loop_add_fd(svc->sup->loop, sr.exec_pipe, EPOLLIN, true, on_exec_report, svc,
+			   &svc->exec_src);
+}
+
+int service_start(struct service *svc)
+{
+	int r;
+
+	svc->want_running = true;
+	if (svc->state == SVC_RUNNING || svc->state == SVC_STARTING || svc->state == SVC_STOPPING)
+		return 0;
+	loop_source_freep(&svc->timer);
+	r = open_group(svc);
+	if (r < 0)
+		goto fail;
+	r = service_watch_group(svc);
+	if (r < 0) {
+		log_error_errno(r, "%s: cannot watch %s/cgroup.events", svc_name(svc), svc->cgroup);
+		goto fail;
+	}
+	if (service_group_populated(svc)) {
+		/* Already running (guardian restarted): never start a second copy. */
+		r = service_adopt_main(svc);
+		if (r == 0) {
+			service_running(svc);
+			return 0;
+		}
+	}
+	r = service_apply_limits(svc);
+	if (r < 0)
+		goto fail;
+	(void)cgfs_read_keyed(svc->cgfd, "memory.events", "oom_kill", &svc->oom_kills_at_start);
+	set_state(svc, SVC_STARTING);
+	r = spawn_main(svc);
+	if (r < 0)
+		goto fail;
+	return 0;
+fail:
+	start_failed(svc, r);
+	return r;
+}
+
+/* --- exit, restart, give up ----------------------------------------------- */
+
+static void describe_exit(const struct service_exit *e, char *buf, size_t len)
+{
+	switch (e->cause) {
+	case EXIT_CODE: snprintf(buf, len, "exited with status %d", e->code); break;
+	case EXIT_SIGNAL:
+		if (e->has_sender) {
+			char who[96];
+
+			signal_sender_describe(&e->sender, who, sizeof(who));
+			snprintf(buf, len, "killed by %s", who);
+		} else
+			snprintf(buf, len, "killed by SIG%s", sigabbrev_np(e->code) ?: "?");
+		break;
+	case EXIT_OOM_KILL: snprintf(buf, len, "killed by the kernel OOM killer"); break;
+	case EXIT_EXEC_FAILED: snprintf(buf, len, "could not start: %s", strerror(e->code)); break;
+	case EXIT_UNKNOWN: snprintf(buf, len, "its processes are gone (adopted: no exit status)"); break;
+	default: snprintf(buf, len, "%s", exit_cause_to_string(e->cause)); break;
+	}
+}
+
+static void give_up(struct service *svc)
+{
+	const struct policy *p = svc->policy;
+	char reason[128];
+
+	snprintf(reason, sizeof(reason), "%u restarts within %" PRIu64 "s (restart.give_up)",
+		 p->restart.give_up_restarts, p->restart.give_up_within / USEC_PER_SEC);
+	log_error("%s: %s: giving up until 'guardctl start %s'", svc_name(svc), reason, svc_name(svc));
+	record(svc, "give-up", reason, 0, NULL, 0, NULL);
+	set_state(svc, SVC_GAVE_UP);
+}
+
+static void schedule_restart_or_stop(struct service *svc)
+{
+	const struct policy *p = svc->policy;
+	usec_t now = now_monotonic(), delay;
+	bool failed = exit_failed(&svc->last_exit);
+	struct json_object *extra;
+	char why[128];
+	double jitter;
+
+	if (!svc->want_running || p->restart.mode == RESTART_NEVER ||
+	    (p->restart.mode == RESTART_ON_FAILURE && !failed)) {
+		set_state(svc, SVC_STOPPED);
+		return;
+	}
+	if (svc->started_mono && now - svc->started_mono >= p->restart.stable_after)
+		svc->failures_in_row = 0;
+	svc->failures_in_row++;
+	if (restart_budget_exhausted(p, svc->restart_times, svc->restart_ring_len + 1, now)) {
+		give_up(svc);
+		return;
+	}
+	jitter = ((double)random() / RAND_MAX) * 2.0 - 1.0;
+	delay = restart_backoff(p, svc->failures_in_row, jitter);
+	describe_exit(&svc->last_exit, why, sizeof(why));
+	log_info("%s: restarting in %.1fs (%s)", svc_name(svc), (double)delay / USEC_PER_SEC, why);
+	extra = json_object_new_object();
+	json_object_object_add(extra, "exit", json_object_new_string(exit_cause_to_string(svc->last_exit.cause)));
+	json_object_object_add(extra, "exit_code", json_object_new_int(svc->last_exit.code));
+	json_object_object_add(extra, "attempt", json_object_new_int((int)svc->failures_in_row));
+	json_object_object_add(extra, "delay_ms", json_object_new_int64((int64_t)(delay / USEC_PER_MSEC)));
+	record(svc, "restart", why, 0, NULL, 0, extra);
+	set_state(svc, SVC_BACKOFF);
+	if (loop_add_timer(svc->sup->loop, delay, on_restart_timer, svc, &svc->timer) < 0)
+		set_state(svc, SVC_STOPPED);
+}
+
+static void service_on_group_empty(struct service *svc)
+{
+	loop_source_freep(&svc->timer);
+	loop_source_freep(&svc->stop_cmd_src);
+	health_stop(svc->health);
+	svc->health = NULL;
+	supervisor_notify(svc, run_ended);
+	if (svc->state == SVC_STOPPING) {
+		log_info("%s: stopped", svc_name(svc));
+		set_state(svc, SVC_STOPPED);
+		if (svc->removed) {
+			supervisor_reap_removed(svc->sup);
+			return;
+		}
+		if (svc->want_running) { /* a restart was asked for */
+			bool counted = svc->restart_pending;
+
+			svc->restart_pending = false;
+			if (counted && restart_budget_exhausted(svc->policy, svc->restart_times,
+								svc->restart_ring_len + 1, now_monotonic())) {
+				give_up(svc);
+				return;
+			}
+			if (counted) {
+				svc->restarts++;
+				svc->restart_times[svc->restarts % (svc->restart_ring_len + 1)] = now_monotonic();
+			}
+			service_start(svc);
+		}
+		return;
+	}
+	if (svc->last_exit.cause == EXIT_NONE)
+		svc->last_exit = (struct service_exit){ .cause = EXIT_CODE, .at = now_realtime() };
+	schedule_restart_or_stop(svc);
+}
+
+/* --- stop ----------------------------------------------------------------- */
+
+static int on_stop_timeout(struct loop_source *src, int fd, uint32_t revents, void *data)
+{
+	struct service *svc = data;
+	struct group_kill k;
+	char reason[160];
+	struct json_object *extra = json_object_new_object();
+	int r;
+
+	loop_source_freep(&svc->timer);
+	r = group_kill_prepare(svc->cgfd, &k);
+	if (r < 0) {
+		json_object_put(extra);
+		return log_error_errno(r, "%s: cannot read %s/cgroup.procs", svc_name(svc), svc->cgroup);
+	}
+	snprintf(reason, sizeof(reason), "still running %.1fs after SIG%s (stop.timeout)",
+		 (double)(now_monotonic() - svc->stop_began) / USEC_PER_SEC,
+		 sigabbrev_np(svc->policy->stop.signal));
+	log_warning("%s: %s: killing %zu process(es) with cgroup.kill", svc_name(svc), reason, k.n);
+	json_object_object_add(extra, "waited_ms",
+			       json_object_new_int64((int64_t)((now_monotonic() - svc->stop_began) / 1000)));
+	/* Recorded before the kill: the record must exist even if guardian
+	 * dies in it, and it names the pids while they are still theirs. */
+	record(svc, "kill", reason, SIGKILL, k.pids, k.n, extra);
+	r = group_kill_finish(svc->cgfd, &k);
+	group_kill_done(&k);
+	if (r < 0)
+		return log_error_errno(r, "%s: cgroup.kill of %s", svc_name(svc), svc->cgroup);
+	return 0;
+}
+
+static void send_stop_signal(struct service *svc)
+{
+	int sig = svc->policy->stop.signal, r;
+
+	if (svc->pidfd >= 0)
+		r = syscall(SYS_pidfd_send_signal, svc->pidfd, sig, NULL, 0) < 0 ? -errno : 0;
+	else {
+		r = cgfs_signal_group(svc->cgfd, sig);
+		svc->group_signalled = true;
+	}
+	if (r < 0 && r != -ESRCH)
+		log_warning_errno(r, "%s: cannot send SIG%s", svc_name(svc), sigabbrev_np(sig));
+	log_info("%s: sent SIG%s to %d, waiting up to %.1fs", svc_name(svc), sigabbrev_np(sig), svc->pid,
+		 (double)svc->policy->stop.timeout / USEC_PER_SEC);
+}
+
+static int on_stop_command_exit(struct loop_source *src, int fd, uint32_t revents, void *data)
+{
+	struct service *svc = data;
+	siginfo_t si = { 0 };
+
+	if (waitid((idtype_t)P_PIDFD, (id_t)fd, &si, WEXITED | WNOHANG) == 0 && si.si_pid == 0)
+		return 0;
+	loop_source_freep(&svc->stop_cmd_src);
+	if (si.si_code != CLD_EXITED || si.si_status != 0)
+		log_warning("%s: stop command %s %d", svc_name(svc),
+			    si.si_code == CLD_EXITED ? "exited with" : "killed by signal", si.si_status);
+	if (svc->state == SVC_STOPPING && (svc->pid || service_group_populated(svc)))
+		send_stop_signal(svc);
+	return 0;
+}
+
+/* stop.command runs in the service's group, as its user; the stop signal
+ * follows when it exits, all within the one stop.timeout. */
+static int run_stop_command(struct service *svc)
+{
+	struct spawn_result sr;
+	int r;
+
+	r = spawn_in_cgroup(svc->policy, svc->policy->stop.command, svc->cgfd, -1, &sr);
+	if (r < 0)
+		return log_warning_errno(r, "%s: cannot run its stop command", svc_name(svc));
+	close(sr.exec_pipe);
+	r = loop_add_fd(svc->sup->loop, sr.pidfd, EPOLLIN, true, on_stop_command_exit, svc,
+			&svc->stop_cmd_src);
+	if (r < 0) {
+		close(sr.pidfd);
+		return r;
+	}
+	return 0;
+}
+
+static int begin_stop(struct service *svc, enum exit_cause cause, const char *reason)
+{
+	health_stop(svc->health);
+	svc->health = NULL;
+	supervisor_notify(svc, run_ended);
+	svc->stop_cause = cause;
+	free(svc->stop_reason);
+	svc->stop_reason = strdup(reason);
+	set_state(svc, SVC_STOPPING);
+	svc->stop_began = now_monotonic();
+	if (!service_group_populated(svc) && svc->pid == 0) {
+		service_on_group_empty(svc);
+		return 0;
+	}
+	if (!svc->policy->stop.command || run_stop_command(svc) < 0)
+		send_stop_signal(svc);
+	return loop_add_timer(svc->sup->loop, svc->policy->stop.timeout, on_stop_timeout, svc, &svc->timer);
+}
+
+/* Leaves a state where nothing runs; true when there was nothing to stop. */
+static bool stop_idle(struct service *svc)
+{
+	switch (svc->state) {
+	case SVC_BACKOFF:
+	case SVC_GAVE_UP:
+		loop_source_freep(&svc->timer);
+		set_state(svc, SVC_STOPPED);
+		return true;
+	case SVC_STOPPED:
+	case SVC_STOPPING:
+		return true;
+	default:
+		return false;
+	}
+}
+
+int service_stop_because(struct service *svc, enum exit_cause cause, const char *reason)
+{
+	svc->want_running = false;
+	svc->restart_pending = false;
+	if (stop_idle(svc))
+		return 0;
+	record(svc, "stop", reason, svc->policy->stop.signal, &svc->pid, svc->pid ? 1 : 0, NULL);
+	return begin_stop(svc, cause, reason);
+}
+
+int service_stop(struct service *svc)
+{
+	return service_stop_because(svc, EXIT_GUARDIAN, "guardctl stop");
+}
+
+int service_restart(struct service *svc, enum exit_cause cause, const char *reason, bool counted)
+{
+	record(svc, "restart", reason, svc->state == SVC_RUNNING ? svc->policy->stop.signal : 0, &svc->pid,
+	       svc->pid ? 1 : 0, NULL);
+	if (svc->state == SVC_STOPPING) {
+		svc->want_running = true;
+		return 0;
+	}
+	if (svc->state != SVC_RUNNING && svc->state != SVC_STARTING) {
+		loop_source_freep(&svc->timer);
+		set_state(svc, SVC_STOPPED);
+		return service_start(svc);
+	}
+	svc->want_running = true;
+	svc->restart_pending = counted;
+	return begin_stop(svc, cause, reason);
+}

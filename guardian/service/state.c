@@ -1,0 +1,136 @@
+/* state.c: what the supervisor keeps across its own restarts, in
+ * <state-dir>/state.json, valid for the boot it was written in. */
+#include <fcntl.h>
+#include <json-c/json.h>
+#include <stdio.h>
+
+#include "log.h"
+#include "supervisor.h"
+
+static int read_boot_id(const char *proc_root, char *buf, size_t len)
+{
+	char path[256];
+	_cleanup_fclose_ FILE *f = NULL;
+
+	snprintf(path, sizeof(path), "%s/sys/kernel/random/boot_id", proc_root);
+	f = fopen(path, "re");
+	if (!f || !fgets(buf, (int)len, f))
+		return -errno ?: -EIO;
+	buf[strcspn(buf, "\n")] = '\0';
+	return 0;
+}
+
+static struct json_object *service_to_json(const struct service *svc)
+{
+	struct json_object *o = json_object_new_object(), *times = json_object_new_array();
+
+	json_object_object_add(o, "want_running", json_object_new_boolean(svc->want_running));
+	json_object_object_add(o, "gave_up", json_object_new_boolean(svc->state == SVC_GAVE_UP));
+	json_object_object_add(o, "restarts", json_object_new_int(svc->restarts));
+	json_object_object_add(o, "failures_in_row", json_object_new_int(svc->failures_in_row));
+	json_object_object_add(o, "started_mono", json_object_new_uint64(svc->started_mono));
+	json_object_object_add(o, "started_real", json_object_new_uint64(svc->started_real));
+	for (unsigned i = 0; i <= svc->restart_ring_len; i++)
+		json_object_array_add(times, json_object_new_uint64(svc->restart_times[i]));
+	json_object_object_add(o, "restart_times", times);
+	json_object_object_add(o, "last_exit_cause", json_object_new_int(svc->last_exit.cause));
+	json_object_object_add(o, "last_exit_code", json_object_new_int(svc->last_exit.code));
+	json_object_object_add(o, "last_exit_at", json_object_new_uint64(svc->last_exit.at));
+	return o;
+}
+
+int supervisor_save_state(struct supervisor *s)
+{
+	_cleanup_free_ char *path = NULL, *tmp = NULL;
+	struct json_object *root = json_object_new_object(), *svcs = json_object_new_object();
+	char boot[64] = "";
+	_cleanup_close_ int fd = -1;
+	const char *text;
+	int r;
+
+	(void)read_boot_id(s->cfg.proc_root, boot, sizeof(boot));
+	json_object_object_add(root, "boot_id", json_object_new_string(boot));
+	for (size_t i = 0; i < s->n_services; i++)
+		json_object_object_add(svcs, s->services[i]->policy->service,
+				       service_to_json(s->services[i]));
+	json_object_object_add(root, "services", svcs);
+	if (asprintf(&path, "%s/state.json", s->cfg.state_dir) < 0 ||
+	    asprintf(&tmp, "%s/.state.json.tmp", s->cfg.state_dir) < 0) {
+		json_object_put(root);
+		return -ENOMEM;
+	}
+	text = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN);
+	/* Write, fsync, rename: a crash leaves the old file or the new one. */
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	r = fd < 0 ? -errno : write_all(fd, text, strlen(text));
+	if (r == 0 && fsync(fd) < 0)
+		r = -errno;
+	json_object_put(root);
+	if (r == 0 && rename(tmp, path) < 0)
+		r = -errno;
+	return r;
+}
+
+static uint64_t get_u64(struct json_object *o, const char *key)
+{
+	struct json_object *v;
+
+	return json_object_object_get_ex(o, key, &v) ? json_object_get_uint64(v) : 0;
+}
+
+static void service_from_json(struct service *svc, struct json_object *o)
+{
+	struct json_object *times;
+	int cause = (int)get_u64(o, "last_exit_cause");
+
+	svc->want_running = get_u64(o, "want_running") != 0;
+	svc->restarts = (unsigned)get_u64(o, "restarts");
+	svc->failures_in_row = (unsigned)get_u64(o, "failures_in_row");
+	svc->started_mono = get_u64(o, "started_mono");
+	svc->started_real = get_u64(o, "started_real");
+	if (cause >= EXIT_NONE && cause < _EXIT_CAUSE_MAX)
+		svc->last_exit = (struct service_exit){ .cause = cause, .code = (int)get_u64(o, "last_exit_code"),
+							.at = get_u64(o, "last_exit_at") };
+	if (json_object_object_get_ex(o, "restart_times", &times) &&
+	    json_object_is_type(times, json_type_array))
+		for (unsigned i = 0; i <= svc->restart_ring_len && i < json_object_array_length(times); i++)
+			svc->restart_times[i] = json_object_get_uint64(json_object_array_get_idx(times, i));
+	if (get_u64(o, "gave_up"))
+		svc->state = SVC_GAVE_UP;
+	svc->state_loaded = true;
+}
+
+int supervisor_load_state(struct supervisor *s)
+{
+	_cleanup_free_ char *path = NULL;
+	struct json_object *root, *v, *svcs;
+	char boot[64] = "";
+
+	if (asprintf(&path, "%s/state.json", s->cfg.state_dir) < 0)
+		return -ENOMEM;
+	root = json_object_from_file(path);
+	if (!root)
+		return access(path, F_OK) == 0 ? -EBADMSG : 0;
+	(void)read_boot_id(s->cfg.proc_root, boot, sizeof(boot));
+	/* Counters and monotonic times mean nothing after a reboot. */
+	if (!json_object_object_get_ex(root, "boot_id", &v) || strcmp(json_object_get_string(v), boot) != 0 ||
+	    !json_object_object_get_ex(root, "services", &svcs)) {
+		json_object_put(root);
+		return 0;
+	}
+	for (size_t i = 0; i < s->n_services; i++)
+		if (json_object_object_get_ex(svcs, s->services[i]->policy->service, &v))
+			service_from_json(s->services[i], v);
+	json_object_put(root);
+	return 0;
+}
+
+void supervisor_service_changed(struct service *svc)
+{
+	struct supervisor *s = svc->sup;
+	int r = supervisor_save_state(s);
+
+	if (r < 0)
+		log_warning_errno(r, "cannot save %s/state.json", s->cfg.state_dir);
+	supervisor_notify(svc, changed);
+}

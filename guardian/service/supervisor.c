@@ -1,0 +1,342 @@
+/* supervisor.c: where services live in the cgroup tree, the set of them
+ * (add, find, reap the removed, start all), and the subscribers told of
+ * their lifecycle. The per-service state machine is service.c's. */
+#include "supervisor.h"
+
+#include <fcntl.h>
+#include <libgen.h>
+#include <math.h>
+#include <signal.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
+#include "log.h"
+#include "spawn.h"
+
+/* The leaf guardian moves itself into when it would otherwise share a
+ * cgroup with the groups it creates (the kernel's no-internal-processes
+ * rule). Service groups end in ".service", so this name cannot clash. */
+#define DAEMON_LEAF "guardian.scope"
+#define DEFAULT_PARENT "/guardian.slice"
+
+static const char *const optional_controllers[] = { "cpu", "io", "pids" };
+
+const char *service_state_to_string(enum service_state s)
+{
+	static const char *const names[] = {
+		[SVC_STOPPED] = "stopped",   [SVC_STARTING] = "starting", [SVC_RUNNING] = "running",
+		[SVC_STOPPING] = "stopping", [SVC_BACKOFF] = "backoff",   [SVC_GAVE_UP] = "gave-up",
+	};
+	return names[s];
+}
+
+const char *exit_cause_to_string(enum exit_cause c)
+{
+	static const char *const names[] = {
+		[EXIT_NONE] = "none",         [EXIT_CODE] = "exited",     [EXIT_SIGNAL] = "signal",
+		[EXIT_OOM_KILL] = "oom-kill", [EXIT_GUARDIAN] = "guardian", [EXIT_EXEC_FAILED] = "exec-failed",
+		[EXIT_HEALTH] = "health",     [EXIT_UNKNOWN] = "unknown",      [EXIT_RULE] = "rule",
+	};
+	return names[c];
+}
+
+usec_t restart_backoff(const struct policy *p, unsigned failures, double jitter)
+{
+	double d = (double)p->restart.delay;
+
+	for (unsigned i = 1; i < failures && d < (double)p->restart.max_delay; i++)
+		d *= 2;
+	if (d > (double)p->restart.max_delay)
+		d = (double)p->restart.max_delay;
+	/* +-10% so services that failed together do not restart in lockstep. */
+	d += d * 0.1 * jitter;
+	return d < 0 ? 0 : (usec_t)d;
+}
+
+bool restart_budget_exhausted(const struct policy *p, const usec_t *times, unsigned n, usec_t now)
+{
+	unsigned recent = 0;
+
+	if (p->restart.give_up_restarts == 0)
+		return false;
+	for (unsigned i = 0; i < n; i++)
+		if (times[i] && now - times[i] <= p->restart.give_up_within)
+			recent++;
+	return recent >= p->restart.give_up_restarts;
+}
+
+int service_cgroup_name(const char *service, char **ret)
+{
+	return asprintf(ret, "%s.service", service) < 0 ? -ENOMEM : 0;
+}
+
+/* --- where services live --------------------------------------------- */
+
+static int join_path(const char *a, const char *b, char **ret)
+{
+	const char *sep = (a[0] && a[strlen(a) - 1] == '/') ? "" : "/";
+
+	return asprintf(ret, "%s%s%s", a, sep, b) < 0 ? -ENOMEM : 0;
+}
+
+static int pick_parent(struct supervisor *s, bool *ret_move_self)
+{
+	_cleanup_free_ char *own = NULL;
+	char *base;
+	int r;
+
+	*ret_move_self = false;
+	if (s->cfg.cgroup_parent) {
+		s->parent = strdup(s->cfg.cgroup_parent);
+		return s->parent ? 0 : -ENOMEM;
+	}
+	r = cgfs_pid_cgroup(s->cfg.proc_root, getpid(), &own);
+	if (r < 0)
+		return log_error_errno(r, "cannot read guardian's own cgroup from %s/self/cgroup",
+				       s->cfg.proc_root);
+	base = strrchr(own, '/');
+	if (strcmp(own, "/") == 0)
+		s->parent = strdup(DEFAULT_PARENT);
+	else if (base && strcmp(base + 1, DAEMON_LEAF) == 0)
+		s->parent = strndup(own, (size_t)(base - own) ?: 1);
+	else {
+		s->parent = strdup(own);
+		*ret_move_self = true;
+	}
+	return s->parent ? 0 : -ENOMEM;
+}
+
+static int move_self_to_leaf(struct supervisor *s)
+{
+	_cleanup_free_ char *leaf = NULL;
+	_cleanup_close_ int fd = -1;
+	int r;
+
+	r = join_path(s->parent, DAEMON_LEAF, &leaf);
+	if (r < 0)
+		return r;
+	r = cgfs_mkdir(s->cg, leaf, &fd);
+	if (r < 0)
+		return log_error_errno(r, "cannot create %s", leaf);
+	r = cgfs_attach(fd, getpid());
+	if (r < 0)
+		return log_error_errno(r, "cannot move guardian into %s", leaf);
+	log_info("moved guardian into %s so services can be its siblings", leaf);
+	return 0;
+}
+
+static int enable_controllers(struct supervisor *s)
+{
+	const char *memory[] = { "memory", NULL };
+	bool has;
+	int r;
+
+	r = cgfs_has_controller(s->parent_fd, "memory", &has);
+	if (r < 0)
+		return log_error_errno(r, "cannot read %s/cgroup.controllers", s->parent);
+	if (!has) {
+		log_error("the memory controller is not available in %s: enable it in its parent's "
+			  "cgroup.subtree_control (under systemd: Delegate=yes)", s->parent);
+		return -EOPNOTSUPP;
+	}
+	r = cgfs_enable_controllers(s->parent_fd, memory);
+	if (r < 0)
+		return log_error_errno(r, "cannot enable memory in %s/cgroup.subtree_control%s", s->parent,
+				       r == -EBUSY ? " (other processes live in that cgroup)" : "");
+	for (size_t i = 0; i < ARRAY_SIZE(optional_controllers); i++) {
+		const char *one[] = { optional_controllers[i], NULL };
+
+		if (cgfs_has_controller(s->parent_fd, one[0], &has) < 0 || !has) {
+			log_notice("controller %s not available in %s: its limits cannot be set",
+				   one[0], s->parent);
+			continue;
+		}
+		r = cgfs_enable_controllers(s->parent_fd, one);
+		if (r < 0)
+			log_warning_errno(r, "cannot enable %s in %s", one[0], s->parent);
+	}
+	return 0;
+}
+
+int supervisor_new(struct loop *loop, struct cgfs *cg, const struct supervisor_config *cfg,
+		   struct supervisor **ret)
+{
+	struct supervisor *s = calloc(1, sizeof(*s));
+	bool move_self;
+	int r;
+
+	if (!s)
+		return -ENOMEM;
+	*s = (struct supervisor){ .loop = loop, .cg = cg, .cfg = *cfg, .parent_fd = -1 };
+	r = pick_parent(s, &move_self);
+	if (r < 0)
+		goto fail;
+	r = cgfs_mkdir(cg, s->parent, &s->parent_fd);
+	if (r < 0) {
+		log_error_errno(r, "cannot create the services' parent cgroup %s", s->parent);
+		goto fail;
+	}
+	if (move_self) {
+		r = move_self_to_leaf(s);
+		if (r < 0)
+			goto fail;
+	}
+	r = enable_controllers(s);
+	if (r < 0)
+		goto fail;
+	log_info("services live under cgroup %s", s->parent);
+	*ret = s;
+	return 0;
+fail:
+	supervisor_free(s);
+	return r;
+}
+
+void service_free(struct service *svc)
+{
+	loop_source_freep(&svc->pid_src);
+	loop_source_freep(&svc->exec_src);
+	supervisor_notify(svc, removed);
+	loop_source_freep(&svc->timer);
+	loop_source_freep(&svc->stop_cmd_src);
+	cgwatch_removep(&svc->events);
+	health_stop(svc->health);
+	free(svc->stop_reason);
+	if (svc->pidfd >= 0)
+		close(svc->pidfd);
+	if (svc->cgfd >= 0)
+		close(svc->cgfd);
+	policy_free(svc->policy);
+	free(svc->cgroup);
+	free(svc->restart_times);
+	free(svc);
+}
+
+void supervisor_free(struct supervisor *s)
+{
+	if (!s)
+		return;
+	loop_source_freep(&s->reap);
+	for (size_t i = 0; i < s->n_services; i++)
+		service_free(s->services[i]);
+	free(s->services);
+	free(s->subs);
+	if (s->parent_fd >= 0)
+		close(s->parent_fd);
+	free(s->parent);
+	free(s);
+}
+
+int supervisor_add(struct supervisor *s, struct policy *p, struct service **ret)
+{
+	_cleanup_free_ char *name = NULL;
+	struct service **v, *svc;
+	int r;
+
+	r = service_cgroup_name(p->service, &name);
+	if (r < 0)
+		return r;
+	v = realloc(s->services, (s->n_services + 1) * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	s->services = v;
+	svc = calloc(1, sizeof(*svc));
+	if (!svc)
+		return -ENOMEM;
+	*svc = (struct service){ .sup = s, .policy = p, .pidfd = -1, .cgfd = -1, .exec_pipe = -1 };
+	svc->restart_ring_len = p->restart.give_up_restarts;
+	svc->restart_times = calloc(svc->restart_ring_len + 1, sizeof(usec_t));
+	if (!svc->restart_times || join_path(s->parent, name, &svc->cgroup) < 0) {
+		svc->policy = NULL;
+		service_free(svc);
+		return -ENOMEM;
+	}
+	s->services[s->n_services++] = svc;
+	if (ret)
+		*ret = svc;
+	return 0;
+}
+
+struct service *supervisor_find_by_cgroup_id(struct supervisor *s, uint64_t id)
+{
+	for (size_t i = 0; i < s->n_services; i++)
+		if (s->services[i]->cgroup_id == id && id)
+			return s->services[i];
+	return NULL;
+}
+
+struct service *supervisor_find(struct supervisor *s, const char *name)
+{
+	for (size_t i = 0; i < s->n_services; i++)
+		if (strcmp(s->services[i]->policy->service, name) == 0)
+			return s->services[i];
+	return NULL;
+}
+
+int supervisor_subscribe(struct supervisor *s, const struct service_hooks *h, void *data)
+{
+	struct supervisor_subscriber *v = realloc(s->subs, (s->n_subs + 1) * sizeof(*v));
+
+	if (!v)
+		return -ENOMEM;
+	s->subs = v;
+	s->subs[s->n_subs++] = (struct supervisor_subscriber){ .hooks = h, .data = data };
+	return 0;
+}
+
+void supervisor_unsubscribe(struct supervisor *s, const struct service_hooks *h, void *data)
+{
+	for (size_t i = 0; s && i < s->n_subs; i++)
+		if (s->subs[i].hooks == h && s->subs[i].data == data) {
+			memmove(&s->subs[i], &s->subs[i + 1], (s->n_subs - i - 1) * sizeof(*s->subs));
+			s->n_subs--;
+			return;
+		}
+}
+
+static int on_reap(struct loop_source *src, int fd, uint32_t revents, void *data)
+{
+	struct supervisor *s = data;
+	size_t j = 0;
+
+	loop_source_freep(&s->reap);
+	for (size_t i = 0; i < s->n_services; i++) {
+		struct service *svc = s->services[i];
+
+		if (svc->removed && svc->state == SVC_STOPPED) {
+			char *path = TAKE_PTR(svc->cgroup);
+
+			service_free(svc); /* closes its cgroup fd before the rmdir */
+			(void)cgfs_rmdir(s->cg, path);
+			free(path);
+		} else
+			s->services[j++] = svc;
+	}
+	s->n_services = j;
+	return 0;
+}
+
+void supervisor_reap_removed(struct supervisor *s)
+{
+	if (!s->reap)
+		(void)loop_add_timer(s->loop, 0, on_reap, s, &s->reap);
+}
+
+void supervisor_start_all(struct supervisor *s)
+{
+	for (size_t i = 0; i < s->n_services; i++) {
+		struct service *svc = s->services[i];
+		bool stay = svc->state_loaded && (!svc->want_running || svc->state == SVC_GAVE_UP);
+
+		if (stay && !service_group_populated(svc)) {
+			log_info("%s: %s before guardian restarted; leaving it so", svc->policy->service,
+				 svc->state == SVC_GAVE_UP ? "gave up" : "stopped by command");
+			svc->want_running = false;
+			continue;
+		}
+		svc->state = SVC_STOPPED;
+		service_start(svc);
+	}
+}

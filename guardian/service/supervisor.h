@@ -1,0 +1,220 @@
+/* supervisor.h: services as cgroups: their limits, their processes
+ * (clone3 into the cgroup, pidfds), stop, restart with backoff, give-up. */
+#pragma once
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "actionlog.h"
+#include "cgfs.h"
+#include "cgwatch.h"
+#include "health.h"
+#include "loop.h"
+#include "policy.h"
+#include "procs.h"
+
+enum service_state {
+	SVC_STOPPED,
+	SVC_STARTING,
+	SVC_RUNNING,
+	SVC_STOPPING,
+	SVC_BACKOFF,
+	SVC_GAVE_UP,
+};
+
+enum exit_cause {
+	EXIT_NONE,        /* never exited */
+	EXIT_CODE,        /* exited by itself with `code` */
+	EXIT_SIGNAL,      /* killed by signal `code`, not by guardian */
+	EXIT_OOM_KILL,    /* killed by the kernel OOM killer (memory.events oom_kill rose) */
+	EXIT_GUARDIAN,    /* stopped or killed by guardian */
+	EXIT_EXEC_FAILED, /* could not be started: `code` is the errno */
+	EXIT_HEALTH,      /* restarted by guardian after failed health checks */
+	EXIT_UNKNOWN,     /* an adopted process: not our child, status unknown */
+	EXIT_RULE,        /* restarted, stopped or killed by guardian's pressure engine */
+	_EXIT_CAUSE_MAX,
+};
+
+struct service_exit {
+	enum exit_cause cause;
+	int code;
+	usec_t at; /* realtime */
+	bool has_sender; /* EXIT_SIGNAL: who sent it */
+	struct signal_sender sender;
+};
+
+struct supervisor;
+
+struct service {
+	struct supervisor *sup;
+	struct policy *policy;
+	char *cgroup;  /* path below the cgroup root, e.g. /guardian.slice/web.service */
+	int cgfd;
+	enum service_state state;
+	bool want_running;
+	bool state_loaded;  /* restored from state.json */
+	bool removed;       /* its policy is gone: freed once stopped */
+
+	pid_t pid;
+	int pidfd;
+	struct loop_source *pid_src;
+	struct loop_source *exec_src;   /* CLOEXEC pipe that reports exec failures */
+	struct cgwatch_entry *events;   /* cgroup.events */
+	struct loop_source *timer;      /* backoff or stop grace period */
+	bool group_signalled;           /* stop signal already sent to the whole group */
+	enum exit_cause stop_cause;     /* why guardian is stopping it (EXIT_GUARDIAN, EXIT_HEALTH) */
+	char *stop_reason;              /* words for the record, malloc'd */
+	struct health_runner *health;
+	struct loop_source *stop_cmd_src; /* stop.command's pidfd */
+	bool restart_pending;  /* counted restart once the stop completes */
+	int exec_pipe;
+
+	usec_t started_mono;
+	usec_t started_real;
+	usec_t stop_began;
+	unsigned restarts;       /* since guardian started or the last explicit start */
+	unsigned failures_in_row;/* drives the backoff; reset after stable_after */
+	usec_t *restart_times;   /* ring of the last give_up_restarts restarts (monotonic) */
+	unsigned restart_ring_len;
+	uint64_t oom_kills_at_start;
+	uint64_t cgroup_id;      /* the cgroup's inode number: what BPF sees */
+	struct signal_sender last_signal; /* the last fatal signal seen for its main process */
+	struct service_exit last_exit;
+};
+
+struct supervisor_config {
+	const char *state_dir;
+	const char *cgroup_parent; /* NULL: derive from guardian's own cgroup */
+	const char *proc_root;
+	bool dry_run;
+	struct actionlog *log;     /* not owned; may be NULL */
+	struct cgwatch *watch;     /* not owned: the daemon's inotify */
+};
+
+/* What the layers above learn of a service's life: a table of callbacks
+ * that each subscriber registers (the monitor, the BPF observers, the
+ * control socket). Any entry may be NULL. They run inside the state
+ * machine: they may read the service and act on other objects, but must
+ * not free it; a restart or stop they want goes through the service API
+ * and is safe from every hook but `removed`. */
+struct service_hooks {
+	/* Its cgroup is open (created, found or adopted): cgfd and cgroup_id
+	 * are valid from here until `removed`. */
+	void (*cgroup_opened)(void *data, struct service *svc);
+	/* It reached RUNNING (started, or adopted after guardian's restart). */
+	void (*running)(void *data, struct service *svc);
+	/* Its run is over: a stop began, or its main process failed. */
+	void (*run_ended)(void *data, struct service *svc);
+	/* After every state change (and after state.json was saved). */
+	void (*changed)(void *data, struct service *svc);
+	/* It is about to be freed: its policy was removed, or guardian exits. */
+	void (*removed)(void *data, struct service *svc);
+};
+
+struct supervisor_subscriber {
+	const struct service_hooks *hooks;
+	void *data;
+};
+
+struct supervisor {
+	struct loop *loop;
+	struct cgfs *cg;
+	struct supervisor_config cfg;
+	char *parent;   /* cgroup that holds the services */
+	int parent_fd;
+	struct service **services;
+	size_t n_services;
+	struct loop_source *reap; /* frees removed services once stopped */
+	struct supervisor_subscriber *subs;
+	size_t n_subs;
+};
+
+/* Decide where services live, move guardian into a leaf if the kernel's
+ * no-internal-processes rule requires it, and enable the controllers. */
+int supervisor_new(struct loop *loop, struct cgfs *cg, const struct supervisor_config *cfg,
+		   struct supervisor **ret);
+void supervisor_free(struct supervisor *s);
+
+/* Register (or drop) a hook table; called for every service from then on. */
+int supervisor_subscribe(struct supervisor *s, const struct service_hooks *h, void *data);
+void supervisor_unsubscribe(struct supervisor *s, const struct service_hooks *h, void *data);
+
+/* Take ownership of the policies and create one service each (stopped). */
+int supervisor_add(struct supervisor *s, struct policy *p, struct service **ret);
+struct service *supervisor_find(struct supervisor *s, const char *name);
+/* The service whose cgroup has this id (inode number), or NULL. */
+struct service *supervisor_find_by_cgroup_id(struct supervisor *s, uint64_t id);
+
+/* Someone sent a fatal signal to a process of svc (the BPF signal
+ * observer saw it): remember it (to classify the coming exit) and record
+ * it in the action log. Signals guardian sends itself are recognised by
+ * the sender's pid. */
+void service_note_signal(struct service *svc, const struct signal_sender *sender);
+
+/* Create the cgroup, write the limits, spawn. */
+int service_start(struct service *svc);
+/* Does the service's cgroup hold processes? (false when it is gone) */
+bool service_group_populated(struct service *svc);
+/* Write the policy's limits into the service's cgroup (also live). */
+int service_apply_limits(struct service *svc);
+/* Follow a process already in the group (guardian restarted, or the main
+ * process daemonized): pidfd_open on a pid from cgroup.procs. */
+int service_adopt_main(struct service *svc);
+/* Graceful stop: stop.command, the stop signal, the grace period, then
+ * cgroup.kill; ends in SVC_STOPPED. */
+int service_stop(struct service *svc);
+/* The same for guardian's own reasons (EXIT_RULE, EXIT_HEALTH): recorded
+ * with `reason`, the exit classified as `cause`. */
+int service_stop_because(struct service *svc, enum exit_cause cause, const char *reason);
+/* Stop, then start again. `cause` is EXIT_GUARDIAN for a command,
+ * EXIT_HEALTH for failed checks; `counted` restarts count toward give_up. */
+int service_restart(struct service *svc, enum exit_cause cause, const char *reason, bool counted);
+/* States from which nothing happens without an event or a command. */
+static inline bool service_state_settled(enum service_state s)
+{
+	return s != SVC_STARTING && s != SVC_STOPPING;
+}
+
+/* Persisted state (<state-dir>/state.json): restart counters, last exit
+ * and whether the service was stopped on purpose, across guardian
+ * restarts within one boot. */
+int supervisor_save_state(struct supervisor *s);
+int supervisor_load_state(struct supervisor *s);
+/* Apply a new, already validated policy set (taking ownership): add and
+ * start new services, stop removed ones, apply changed limits live and
+ * restart services whose command, user or environment changed. Each
+ * change is appended to `changes` as a sentence. */
+int supervisor_reload(struct supervisor *s, struct policy **v, size_t n, struct json_object *changes);
+/* Free services whose policy was removed, once they are stopped (from the
+ * loop, never inside their own state machine). */
+void supervisor_reap_removed(struct supervisor *s);
+/* Start every service that should run. A populated cgroup is adopted
+ * whatever the saved state says; a service stopped by command or given up
+ * before guardian restarted stays so until 'guardctl start'. */
+void supervisor_start_all(struct supervisor *s);
+void service_free(struct service *svc);
+/* Tell the subscribers (supervisor.c's loop over their tables). */
+#define supervisor_notify(svc, hook)                                                    \
+	do {                                                                            \
+		struct supervisor *s_ = (svc)->sup;                                     \
+		for (size_t i_ = 0; i_ < s_->n_subs; i_++)                              \
+			if (s_->subs[i_].hooks->hook)                                    \
+				s_->subs[i_].hooks->hook(s_->subs[i_].data, (svc));      \
+	} while (0)
+/* Start the health checks of a running service again (after a reload). */
+void service_resume_health(struct service *svc);
+/* Called by the state machine after every change. */
+void supervisor_service_changed(struct service *svc);
+
+/* The cgroup name of a service below the parent. */
+int service_cgroup_name(const char *service, char **ret);
+
+const char *service_state_to_string(enum service_state s);
+const char *exit_cause_to_string(enum exit_cause c);
+
+/* Pure: the delay before restart number `failures` (1-based), with a
+ * jitter fraction in [-1, 1] scaled to +-10%. */
+usec_t restart_backoff(const struct policy *p, unsigned failures, double jitter);
+/* Pure: would one more restart at `now` exceed the give-up budget, given
+ * the monotonic times of earlier restarts? */
+bool restart_budget_exhausted(const struct policy *p, const usec_t *times, unsigned n, usec_t now);

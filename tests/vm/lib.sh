@@ -12,8 +12,8 @@
 #   check "oom_kill rose" [ "$(cg_key "$cg" memory.events oom_kill)" -ge 1 ]
 #   done_testing
 
-# These scripts write the cgroup tree: never on the host (VM.md), only in
-# the guest vmrun boots, which marks itself on the kernel command line.
+# These scripts write the cgroup tree: never on the host (docs/TESTING.md),
+# only in the guest vmrun boots, which marks itself on the kernel command line.
 if [ "${GUARDIAN_IN_VM:-}" != 1 ] || ! grep -qw 'vmrun=1' /proc/cmdline 2>/dev/null; then
 	echo "Bail out! $0 writes /sys/fs/cgroup: run it through tests/vm/vmrun" >&2
 	exit 99

@@ -1,4 +1,4 @@
-/* actions.c: the engine's decisions carried out on a service's cgroup and
+/* act.c: the engine's decisions carried out on a service's cgroup and
  * processes. Each returns 0/-errno and a note; monitor.c records them. */
 #include "act.h"
 

@@ -1,5 +1,5 @@
-/* monitor.c: per-service glue of the pressure engine: signals -> engine ->
- * actions -> action log, the follow-up records, and `explain`. */
+/* monitor.c: the pressure engine per service: pressure samples -> engine
+ * -> act -> action log, the follow-up records, and `explain`. */
 #include "monitor.h"
 
 #include <math.h>

@@ -28,7 +28,7 @@ struct growth_ref {
 struct sysguard {
 	struct loop *loop;
 	struct supervisor *sup;
-	struct actionlog *actions;
+	struct actionlog *log;
 	struct sysguard_config cfg;
 	sysguard_growth_fn growth;
 	void *growth_data;
@@ -230,7 +230,7 @@ static void write_record(struct sysguard *g, struct service *svc, const char *ac
 	struct json_object *rec;
 	int r;
 
-	if (!g->actions) {
+	if (!g->log) {
 		json_object_put(extra);
 		return;
 	}
@@ -254,7 +254,7 @@ static void write_record(struct sysguard *g, struct service *svc, const char *ac
 		json_object_object_add(rec, "ranking", ranking_json(cs));
 		json_object_object_add(rec, "protected", protected_json(cs));
 	}
-	r = actionlog_write_with(g->actions, rec, extra);
+	r = actionlog_write_with(g->log, rec, extra);
 	if (r < 0)
 		log_warning_errno(r, "system guard: cannot write the action log");
 }
@@ -425,7 +425,7 @@ int sysguard_start(struct loop *loop, struct supervisor *sup, const struct sysgu
 
 	if (!g)
 		return -ENOMEM;
-	*g = (struct sysguard){ .loop = loop, .sup = sup, .actions = cfg->log, .cfg = cfg->guard,
+	*g = (struct sysguard){ .loop = loop, .sup = sup, .log = cfg->log, .cfg = cfg->guard,
 				.growth = cfg->growth, .growth_data = cfg->growth_data };
 	if (!g->cfg.proc_root)
 		g->cfg.proc_root = "/proc";

@@ -43,7 +43,7 @@ static void in_unit(char *buf, size_t len, const char *unit, struct json_object 
 		snprintf(buf, len, "%g", x);
 }
 
-static void print_signals(struct json_object *r)
+static void print_pressure(struct json_object *r)
 {
 	struct json_object *ev = get(r, "memory_events_since_start"), *g = get(r, "growth_bps"),
 			   *t = get(r, "time_to_max_ms");
@@ -124,7 +124,7 @@ static void print_explain(struct json_object *r)
 		printf("not monitored (the engine runs while the service is running)\n");
 		return;
 	}
-	print_signals(r);
+	print_pressure(r);
 	printf("rules:%s\n", n ? "" : " none");
 	for (size_t i = 0; i < n; i++)
 		print_rule(json_object_array_get_idx(rules, i));

@@ -426,7 +426,7 @@ static struct json_object *ladder_json(const struct monitor *m)
 	return o;
 }
 
-static void add_signals(struct json_object *o, struct monitor *m)
+static void add_pressure(struct json_object *o, struct monitor *m)
 {
 	const struct engine *e = &m->eng;
 	const struct engine_sample *s = engine_last(e);
@@ -474,7 +474,7 @@ struct json_object *monitor_explain(struct monitors *ms, struct service *svc)
 		json_object_object_add(o, "rules", rules);
 		return o;
 	}
-	add_signals(o, m);
+	add_pressure(o, m);
 	for (size_t i = 0; i < m->eng.p->n_rules; i++)
 		json_object_array_add(rules, rule_json(&m->eng, i));
 	json_object_object_add(o, "rules", rules);

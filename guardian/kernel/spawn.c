@@ -10,6 +10,8 @@
 #include <sys/resource.h>
 #include <sys/syscall.h>
 
+#include "procs.h"
+
 #ifndef CLONE_INTO_CGROUP
 #define CLONE_INTO_CGROUP 0x200000000ULL
 #endif
@@ -166,13 +168,12 @@ static void child_setup_stdio(int output_fd, int pipe_fd)
 static void child_setup_limits(const struct policy *p, int pipe_fd)
 {
 	if (p->oom_score_adj_set) {
-		char buf[16];
-		int fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
-		int len = snprintf(buf, sizeof(buf), "%d", p->oom_score_adj);
+		int r = proc_set_oom_score_adj("/proc", getpid(), p->oom_score_adj);
 
-		if (fd < 0 || write(fd, buf, (size_t)len) != len)
+		if (r < 0) {
+			errno = -r;
 			child_fail(pipe_fd, SPAWN_STAGE_OOM_SCORE_ADJ);
-		close(fd);
+		}
 	}
 	for (size_t i = 0; i < p->n_rlimits; i++) {
 		struct rlimit rl = { .rlim_cur = p->rlimits[i].soft, .rlim_max = p->rlimits[i].hard };

@@ -164,41 +164,25 @@ static void forget_main(struct service *svc)
 	svc->pid = 0;
 }
 
-static void classify_exit(struct service *svc, const siginfo_t *si)
+static bool oom_kill_rose(struct service *svc)
 {
 	uint64_t oom = 0;
-	struct service_exit *e = &svc->last_exit;
 
-	if (e->cause == EXIT_EXEC_FAILED && e->at && si->si_code == CLD_EXITED && si->si_status == 127)
-		return; /* already classified from the exec pipe */
-	e->at = now_realtime();
-	e->has_sender = false;
-	if (svc->state == SVC_STOPPING) {
-		e->cause = svc->stop_cause ?: EXIT_GUARDIAN;
-		e->code = si->si_status;
-		return;
-	}
-	if (si->si_code == 0) { /* adopted: not our child, no status */
-		e->cause = EXIT_UNKNOWN;
-		e->code = 0;
-		if (cgfs_read_keyed(svc->cgfd, "memory.events", "oom_kill", &oom) == 0 &&
-		    oom > svc->oom_kills_at_start)
-			e->cause = EXIT_OOM_KILL;
-		return;
-	}
-	if (si->si_code == CLD_EXITED) {
-		e->cause = EXIT_CODE;
-		e->code = si->si_status;
-		return;
-	}
-	e->cause = EXIT_SIGNAL;
-	e->code = si->si_status;
-	e->has_sender = svc->last_signal.sig == si->si_status && svc->last_signal.target == si->si_pid;
-	if (e->has_sender)
-		e->sender = svc->last_signal;
-	if (si->si_status == SIGKILL && cgfs_read_keyed(svc->cgfd, "memory.events", "oom_kill", &oom) == 0 &&
-	    oom > svc->oom_kills_at_start)
-		e->cause = EXIT_OOM_KILL;
+	return cgfs_read_keyed(svc->cgfd, "memory.events", "oom_kill", &oom) == 0 && oom > svc->oom_kills_at_start;
+}
+
+static void classify_exit(struct service *svc, const siginfo_t *si)
+{
+	struct exit_report r = {
+		.stopping = svc->state == SVC_STOPPING, .stop_cause = svc->stop_cause,
+		.adopted = si->si_code == 0, .how = si->si_code, .status = si->si_status,
+		.pid = si->si_pid, .last_signal = &svc->last_signal, .now = now_realtime(),
+	};
+
+	/* Only a kill, or the end of an adopted process, can be the OOM killer's. */
+	if (!r.stopping && (r.adopted || (si->si_code != CLD_EXITED && si->si_status == SIGKILL)))
+		r.oom_kill_rose = oom_kill_rose(svc);
+	lifecycle_classify_exit(&r, &svc->last_exit);
 }
 
 bool service_group_populated(struct service *svc)
@@ -220,11 +204,6 @@ bool service_group_populated(struct service *svc)
 	return populated;
 }
 
-static bool exit_failed(const struct service_exit *e)
-{
-	return !(e->cause == EXIT_CODE && e->code == 0);
-}
-
 static int on_main_exit(struct loop_source *src, int fd, uint32_t revents, void *data)
 {
 	struct service *svc = data;
@@ -244,7 +223,7 @@ static int on_main_exit(struct loop_source *src, int fd, uint32_t revents, void 
 		log_info("%s: main process %d %s %d", svc_name(svc), svc->pid,
 			 si.si_code == CLD_EXITED ? "exited with" : "killed by signal", si.si_status);
 	forget_main(svc);
-	if (svc->state != SVC_STOPPING && exit_failed(&svc->last_exit)) {
+	if (svc->state != SVC_STOPPING && lifecycle_exit_failed(&svc->last_exit)) {
 		health_stop(svc->health);
 		svc->health = NULL;
 		supervisor_notify(svc, run_ended);
@@ -259,7 +238,7 @@ static int on_main_exit(struct loop_source *src, int fd, uint32_t revents, void 
 			svc->group_signalled = true;
 		return 0;
 	}
-	if (!exit_failed(&svc->last_exit) || svc->last_exit.cause == EXIT_UNKNOWN) {
+	if (!lifecycle_exit_failed(&svc->last_exit) || svc->last_exit.cause == EXIT_UNKNOWN) {
 		/* A daemon that forked into the background, or a followed process
 		 * that handed over to another (setsid, then exec, then fork): the
 		 * group is the service while it holds processes. */
@@ -441,8 +420,7 @@ static int on_restart_timer(struct loop_source *src, int fd, uint32_t revents, v
 	loop_source_freep(&svc->timer);
 	if (svc->state != SVC_BACKOFF || !svc->want_running)
 		return 0;
-	svc->restarts++;
-	svc->restart_times[svc->restarts % (svc->restart_ring_len + 1)] = now_monotonic();
+	lifecycle_note_restart(&svc->restarts, svc->restart_times, svc->restart_ring_len + 1, now_monotonic());
 	return service_start(svc);
 }
 
@@ -522,26 +500,6 @@ fail:
 
 /* --- exit, restart, give up ----------------------------------------------- */
 
-static void describe_exit(const struct service_exit *e, char *buf, size_t len)
-{
-	switch (e->cause) {
-	case EXIT_CODE: snprintf(buf, len, "exited with status %d", e->code); break;
-	case EXIT_SIGNAL:
-		if (e->has_sender) {
-			char who[96];
-
-			signal_sender_describe(&e->sender, who, sizeof(who));
-			snprintf(buf, len, "killed by %s", who);
-		} else
-			snprintf(buf, len, "killed by SIG%s", sigabbrev_np(e->code) ?: "?");
-		break;
-	case EXIT_OOM_KILL: snprintf(buf, len, "killed by the kernel OOM killer"); break;
-	case EXIT_EXEC_FAILED: snprintf(buf, len, "could not start: %s", strerror(e->code)); break;
-	case EXIT_UNKNOWN: snprintf(buf, len, "its processes are gone (adopted: no exit status)"); break;
-	default: snprintf(buf, len, "%s", exit_cause_to_string(e->cause)); break;
-	}
-}
-
 static void give_up(struct service *svc)
 {
 	const struct policy *p = svc->policy;
@@ -556,37 +514,35 @@ static void give_up(struct service *svc)
 
 static void schedule_restart_or_stop(struct service *svc)
 {
-	const struct policy *p = svc->policy;
-	usec_t now = now_monotonic(), delay;
-	bool failed = exit_failed(&svc->last_exit);
+	struct restart_input in = {
+		.policy = svc->policy, .exit = &svc->last_exit, .want_running = svc->want_running,
+		.started = svc->started_mono, .failures_in_row = svc->failures_in_row,
+		.times = svc->restart_times, .n_times = svc->restart_ring_len + 1, .now = now_monotonic(),
+		.jitter = ((double)random() / RAND_MAX) * 2.0 - 1.0,
+	};
+	struct restart_plan plan = lifecycle_plan_restart(&in);
 	struct json_object *extra;
 	char why[128];
-	double jitter;
 
-	if (!svc->want_running || p->restart.mode == RESTART_NEVER ||
-	    (p->restart.mode == RESTART_ON_FAILURE && !failed)) {
+	svc->failures_in_row = plan.failures_in_row;
+	if (plan.next == NEXT_STOP) {
 		set_state(svc, SVC_STOPPED);
 		return;
 	}
-	if (svc->started_mono && now - svc->started_mono >= p->restart.stable_after)
-		svc->failures_in_row = 0;
-	svc->failures_in_row++;
-	if (restart_budget_exhausted(p, svc->restart_times, svc->restart_ring_len + 1, now)) {
+	if (plan.next == NEXT_GIVE_UP) {
 		give_up(svc);
 		return;
 	}
-	jitter = ((double)random() / RAND_MAX) * 2.0 - 1.0;
-	delay = restart_backoff(p, svc->failures_in_row, jitter);
-	describe_exit(&svc->last_exit, why, sizeof(why));
-	log_info("%s: restarting in %.1fs (%s)", svc_name(svc), (double)delay / USEC_PER_SEC, why);
+	lifecycle_describe_exit(&svc->last_exit, why, sizeof(why));
+	log_info("%s: restarting in %.1fs (%s)", svc_name(svc), (double)plan.delay / USEC_PER_SEC, why);
 	extra = json_object_new_object();
 	json_object_object_add(extra, "exit", json_object_new_string(exit_cause_to_string(svc->last_exit.cause)));
 	json_object_object_add(extra, "exit_code", json_object_new_int(svc->last_exit.code));
 	json_object_object_add(extra, "attempt", json_object_new_int((int)svc->failures_in_row));
-	json_object_object_add(extra, "delay_ms", json_object_new_int64((int64_t)(delay / USEC_PER_MSEC)));
+	json_object_object_add(extra, "delay_ms", json_object_new_int64((int64_t)(plan.delay / USEC_PER_MSEC)));
 	record(svc, "restart", why, 0, NULL, 0, extra);
 	set_state(svc, SVC_BACKOFF);
-	if (loop_add_timer(svc->sup->loop, delay, on_restart_timer, svc, &svc->timer) < 0)
+	if (loop_add_timer(svc->sup->loop, plan.delay, on_restart_timer, svc, &svc->timer) < 0)
 		set_state(svc, SVC_STOPPED);
 }
 
@@ -613,10 +569,9 @@ static void service_on_group_empty(struct service *svc)
 				give_up(svc);
 				return;
 			}
-			if (counted) {
-				svc->restarts++;
-				svc->restart_times[svc->restarts % (svc->restart_ring_len + 1)] = now_monotonic();
-			}
+			if (counted)
+				lifecycle_note_restart(&svc->restarts, svc->restart_times, svc->restart_ring_len + 1,
+						       now_monotonic());
 			service_start(svc);
 		}
 		return;

@@ -23,50 +23,6 @@
 
 static const char *const optional_controllers[] = { "cpu", "io", "pids" };
 
-const char *service_state_to_string(enum service_state s)
-{
-	static const char *const names[] = {
-		[SVC_STOPPED] = "stopped",   [SVC_STARTING] = "starting", [SVC_RUNNING] = "running",
-		[SVC_STOPPING] = "stopping", [SVC_BACKOFF] = "backoff",   [SVC_GAVE_UP] = "gave-up",
-	};
-	return names[s];
-}
-
-const char *exit_cause_to_string(enum exit_cause c)
-{
-	static const char *const names[] = {
-		[EXIT_NONE] = "none",         [EXIT_CODE] = "exited",     [EXIT_SIGNAL] = "signal",
-		[EXIT_OOM_KILL] = "oom-kill", [EXIT_GUARDIAN] = "guardian", [EXIT_EXEC_FAILED] = "exec-failed",
-		[EXIT_HEALTH] = "health",     [EXIT_UNKNOWN] = "unknown",      [EXIT_RULE] = "rule",
-	};
-	return names[c];
-}
-
-usec_t restart_backoff(const struct policy *p, unsigned failures, double jitter)
-{
-	double d = (double)p->restart.delay;
-
-	for (unsigned i = 1; i < failures && d < (double)p->restart.max_delay; i++)
-		d *= 2;
-	if (d > (double)p->restart.max_delay)
-		d = (double)p->restart.max_delay;
-	/* +-10% so services that failed together do not restart in lockstep. */
-	d += d * 0.1 * jitter;
-	return d < 0 ? 0 : (usec_t)d;
-}
-
-bool restart_budget_exhausted(const struct policy *p, const usec_t *times, unsigned n, usec_t now)
-{
-	unsigned recent = 0;
-
-	if (p->restart.give_up_restarts == 0)
-		return false;
-	for (unsigned i = 0; i < n; i++)
-		if (times[i] && now - times[i] <= p->restart.give_up_within)
-			recent++;
-	return recent >= p->restart.give_up_restarts;
-}
-
 int service_cgroup_name(const char *service, char **ret)
 {
 	return asprintf(ret, "%s.service", service) < 0 ? -ENOMEM : 0;

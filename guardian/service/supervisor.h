@@ -11,37 +11,8 @@
 #include "health.h"
 #include "loop.h"
 #include "policy.h"
+#include "lifecycle.h"
 #include "procs.h"
-
-enum service_state {
-	SVC_STOPPED,
-	SVC_STARTING,
-	SVC_RUNNING,
-	SVC_STOPPING,
-	SVC_BACKOFF,
-	SVC_GAVE_UP,
-};
-
-enum exit_cause {
-	EXIT_NONE,        /* never exited */
-	EXIT_CODE,        /* exited by itself with `code` */
-	EXIT_SIGNAL,      /* killed by signal `code`, not by guardian */
-	EXIT_OOM_KILL,    /* killed by the kernel OOM killer (memory.events oom_kill rose) */
-	EXIT_GUARDIAN,    /* stopped or killed by guardian */
-	EXIT_EXEC_FAILED, /* could not be started: `code` is the errno */
-	EXIT_HEALTH,      /* restarted by guardian after failed health checks */
-	EXIT_UNKNOWN,     /* an adopted process: not our child, status unknown */
-	EXIT_RULE,        /* restarted, stopped or killed by guardian's pressure engine */
-	_EXIT_CAUSE_MAX,
-};
-
-struct service_exit {
-	enum exit_cause cause;
-	int code;
-	usec_t at; /* realtime */
-	bool has_sender; /* EXIT_SIGNAL: who sent it */
-	struct signal_sender sender;
-};
 
 struct supervisor;
 
@@ -169,11 +140,6 @@ int service_stop_because(struct service *svc, enum exit_cause cause, const char 
 /* Stop, then start again. `cause` is EXIT_GUARDIAN for a command,
  * EXIT_HEALTH for failed checks; `counted` restarts count toward give_up. */
 int service_restart(struct service *svc, enum exit_cause cause, const char *reason, bool counted);
-/* States from which nothing happens without an event or a command. */
-static inline bool service_state_settled(enum service_state s)
-{
-	return s != SVC_STARTING && s != SVC_STOPPING;
-}
 
 /* Persisted state (<state-dir>/state.json): restart counters, last exit
  * and whether the service was stopped on purpose, across guardian
@@ -209,12 +175,5 @@ void supervisor_service_changed(struct service *svc);
 /* The cgroup name of a service below the parent. */
 int service_cgroup_name(const char *service, char **ret);
 
-const char *service_state_to_string(enum service_state s);
-const char *exit_cause_to_string(enum exit_cause c);
 
-/* Pure: the delay before restart number `failures` (1-based), with a
- * jitter fraction in [-1, 1] scaled to +-10%. */
-usec_t restart_backoff(const struct policy *p, unsigned failures, double jitter);
-/* Pure: would one more restart at `now` exceed the give-up budget, given
- * the monotonic times of earlier restarts? */
-bool restart_budget_exhausted(const struct policy *p, const usec_t *times, unsigned n, usec_t now);
+

@@ -67,7 +67,15 @@ static void dispatch(struct cgwatch *w, int wd, uint32_t mask)
 	for (size_t i = 0; i < n; i++) {
 		struct cgwatch_entry *e = w->v[i];
 
-		if (e->dead || e->wd != wd)
+		if (e->dead || e->wd < 0)
+			continue;
+		/* The kernel's queue overflowed: events were dropped, and any
+		 * file may have changed. Everyone re-reads. */
+		if (mask & IN_Q_OVERFLOW) {
+			e->cb(e->data);
+			continue;
+		}
+		if (e->wd != wd)
 			continue;
 		if (mask & IN_IGNORED)
 			e->wd = -1; /* the file is gone; the number may be handed out again */
@@ -84,15 +92,16 @@ static int on_inotify(struct loop_source *src, int fd, uint32_t revents, void *d
 
 	w->dispatching++;
 	while ((n = read(fd, buf, sizeof(buf))) > 0) {
-		int last = -1;
+		const struct inotify_event *prev = NULL;
 
 		for (char *p = buf; p < buf + n;) {
 			const struct inotify_event *ev = (const void *)p;
 
-			/* One change often queues several IN_MODIFY: one call each. */
-			if (ev->wd != last || (ev->mask & IN_IGNORED))
+			/* One change often queues several IN_MODIFY in a row: one
+			 * call for them. Anything else is dispatched as it comes. */
+			if (!prev || ev->wd != prev->wd || ev->mask != IN_MODIFY || prev->mask != IN_MODIFY)
 				dispatch(w, ev->wd, ev->mask);
-			last = ev->wd;
+			prev = ev;
 			p += sizeof(*ev) + ev->len;
 		}
 	}

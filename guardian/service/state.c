@@ -7,6 +7,10 @@
 #include "log.h"
 #include "supervisor.h"
 
+/* A state file is a few hundred bytes per service: anything near this is
+ * not one guardian wrote. */
+#define STATE_MAX (4 << 20)
+
 static int read_boot_id(const char *proc_root, char *buf, size_t len)
 {
 	char path[256];
@@ -36,6 +40,17 @@ static struct json_object *service_to_json(const struct service *svc)
 	json_object_object_add(o, "last_exit_cause", json_object_new_int(svc->last_exit.cause));
 	json_object_object_add(o, "last_exit_code", json_object_new_int(svc->last_exit.code));
 	json_object_object_add(o, "last_exit_at", json_object_new_uint64(svc->last_exit.at));
+	if (svc->last_exit.has_sender) {
+		const struct signal_sender *s = &svc->last_exit.sender;
+		struct json_object *snd = json_object_new_object();
+
+		json_object_object_add(snd, "sig", json_object_new_int(s->sig));
+		json_object_object_add(snd, "target", json_object_new_int(s->target));
+		json_object_object_add(snd, "pid", json_object_new_int(s->pid));
+		json_object_object_add(snd, "uid", json_object_new_uint64(s->uid));
+		json_object_object_add(snd, "comm", json_object_new_string(s->comm));
+		json_object_object_add(o, "last_exit_sender", snd);
+	}
 	return o;
 }
 
@@ -78,12 +93,32 @@ static uint64_t get_u64(struct json_object *o, const char *key)
 	return json_object_object_get_ex(o, key, &v) ? json_object_get_uint64(v) : 0;
 }
 
-static void service_from_json(struct service *svc, struct json_object *o)
+static void sender_from_json(struct service_exit *e, struct json_object *o)
 {
-	struct json_object *times;
-	int cause = (int)get_u64(o, "last_exit_cause");
+	struct json_object *comm;
 
-	svc->want_running = get_u64(o, "want_running") != 0;
+	if (!json_object_is_type(o, json_type_object) || !json_object_object_get_ex(o, "comm", &comm) ||
+	    !json_object_is_type(comm, json_type_string))
+		return;
+	e->has_sender = true;
+	e->sender = (struct signal_sender){ .sig = (int)get_u64(o, "sig"), .target = (pid_t)get_u64(o, "target"),
+					    .pid = (pid_t)get_u64(o, "pid"), .uid = (uid_t)get_u64(o, "uid") };
+	snprintf(e->sender.comm, sizeof(e->sender.comm), "%s", json_object_get_string(comm));
+}
+
+/* An entry guardian wrote is an object with want_running; anything else
+ * is not this service's state, and is left alone (-EBADMSG). */
+static int service_from_json(struct service *svc, struct json_object *o)
+{
+	struct json_object *times, *want, *sender;
+	int cause;
+
+	if (!json_object_is_type(o, json_type_object) || !json_object_object_get_ex(o, "want_running", &want) ||
+	    !json_object_is_type(want, json_type_boolean))
+		return -EBADMSG;
+	cause = (int)get_u64(o, "last_exit_cause");
+
+	svc->want_running = json_object_get_boolean(want);
 	svc->restarts = (unsigned)get_u64(o, "restarts");
 	svc->failures_in_row = (unsigned)get_u64(o, "failures_in_row");
 	svc->started_mono = get_u64(o, "started_mono");
@@ -91,6 +126,8 @@ static void service_from_json(struct service *svc, struct json_object *o)
 	if (cause >= EXIT_NONE && cause < _EXIT_CAUSE_MAX)
 		svc->last_exit = (struct service_exit){ .cause = cause, .code = (int)get_u64(o, "last_exit_code"),
 							.at = get_u64(o, "last_exit_at") };
+	if (json_object_object_get_ex(o, "last_exit_sender", &sender))
+		sender_from_json(&svc->last_exit, sender);
 	if (json_object_object_get_ex(o, "restart_times", &times) &&
 	    json_object_is_type(times, json_type_array))
 		for (unsigned i = 0; i <= svc->restart_ring_len && i < json_object_array_length(times); i++)
@@ -98,6 +135,42 @@ static void service_from_json(struct service *svc, struct json_object *o)
 	if (get_u64(o, "gave_up"))
 		svc->state = SVC_GAVE_UP;
 	svc->state_loaded = true;
+	return 0;
+}
+
+/* The whole file as one JSON object, nothing after it. */
+static int read_state(const char *path, struct json_object **ret)
+{
+	_cleanup_free_ char *text = NULL;
+	_cleanup_close_ int fd = -1;
+	struct json_tokener *tok;
+	struct json_object *root;
+	size_t len;
+	int r;
+
+	*ret = NULL;
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -errno;
+	r = read_full(fd, STATE_MAX, &text, &len);
+	if (r < 0)
+		return r;
+	tok = json_tokener_new();
+	if (!tok)
+		return -ENOMEM;
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+	root = json_tokener_parse_ex(tok, text, (int)len);
+	r = json_tokener_get_error(tok) == json_tokener_success && json_tokener_get_parse_end(tok) == len ? 0
+														: -EBADMSG;
+	json_tokener_free(tok);
+	if (r == 0 && !json_object_is_type(root, json_type_object))
+		r = -EBADMSG;
+	if (r < 0) {
+		json_object_put(root);
+		return r;
+	}
+	*ret = root;
+	return 0;
 }
 
 int supervisor_load_state(struct supervisor *s)
@@ -105,24 +178,31 @@ int supervisor_load_state(struct supervisor *s)
 	_cleanup_free_ char *path = NULL;
 	struct json_object *root, *v, *svcs;
 	char boot[64] = "";
+	int r, bad = 0;
 
 	if (asprintf(&path, "%s/state.json", s->cfg.state_dir) < 0)
 		return -ENOMEM;
-	root = json_object_from_file(path);
-	if (!root)
-		return access(path, F_OK) == 0 ? -EBADMSG : 0;
-	(void)read_boot_id(s->cfg.proc_root, boot, sizeof(boot));
-	/* Counters and monotonic times mean nothing after a reboot. */
-	if (!json_object_object_get_ex(root, "boot_id", &v) || strcmp(json_object_get_string(v), boot) != 0 ||
-	    !json_object_object_get_ex(root, "services", &svcs)) {
+	r = read_state(path, &root);
+	if (r < 0 || !root)
+		return r;
+	if (!json_object_object_get_ex(root, "boot_id", &v) || !json_object_is_type(v, json_type_string) ||
+	    !json_object_object_get_ex(root, "services", &svcs) || !json_object_is_type(svcs, json_type_object)) {
+		json_object_put(root);
+		return -EBADMSG;
+	}
+	/* Counters and monotonic times mean nothing after a reboot, and
+	 * without a boot id there is no telling which boot wrote it. */
+	if (read_boot_id(s->cfg.proc_root, boot, sizeof(boot)) < 0 || !boot[0] ||
+	    strcmp(json_object_get_string(v), boot) != 0) {
 		json_object_put(root);
 		return 0;
 	}
 	for (size_t i = 0; i < s->n_services; i++)
-		if (json_object_object_get_ex(svcs, s->services[i]->policy->service, &v))
-			service_from_json(s->services[i], v);
+		if (json_object_object_get_ex(svcs, s->services[i]->policy->service, &v) &&
+		    service_from_json(s->services[i], v) < 0)
+			bad++;
 	json_object_put(root);
-	return 0;
+	return bad ? -EBADMSG : 0;
 }
 
 void supervisor_service_changed(struct service *svc)

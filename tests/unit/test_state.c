@@ -1,0 +1,553 @@
+/* test_state.c: <state-dir>/state.json, what a guardian restart keeps:
+ * restart counters, the restart ring, the last exit, whether a service
+ * was stopped by command or gave up. Real supervisors on a fake cgroup
+ * tree (a temp directory) save and load it; a file from another boot is
+ * ignored; a corrupt one is an error and changes nothing. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <fcntl.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <sys/stat.h>
+
+#include <json-c/json.h>
+
+#include "log.h"
+#include "supervisor.h"
+
+#define BOOT_ONE "3d4b6b1e-5c8a-4a31-9a0e-6f1f2b7c0001"
+#define BOOT_TWO "3d4b6b1e-5c8a-4a31-9a0e-6f1f2b7c0002"
+
+static const char web_yaml[] =
+	"service: web\n"
+	"command: [/bin/true]\n"
+	"restart: {give_up: {restarts: 3, within: 5m}}\n";
+static const char worker_yaml[] =
+	"service: worker\n"
+	"command: [/bin/true]\n";
+
+struct fixture {
+	char root[256];
+	char cgroot[300], proc[300], state[300], boot_id[400], state_file[350];
+	struct cgfs cg;
+	struct loop *loop;
+};
+
+static void write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "we");
+
+	assert_non_null(f);
+	assert_int_equal(fputs(text, f) >= 0, 1);
+	assert_int_equal(fclose(f), 0);
+}
+
+static char *read_file(const char *path)
+{
+	char *text = NULL;
+	size_t len = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	assert_true(fd >= 0);
+	assert_int_equal(read_full(fd, 1 << 20, &text, &len), 0);
+	close(fd);
+	return text;
+}
+
+static void make_dir(const char *path)
+{
+	assert_int_equal(mkdir(path, 0755), 0);
+}
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	const char *tmp = getenv("TMPDIR");
+	char path[512];
+
+	if (!f)
+		return -1;
+	snprintf(f->root, sizeof(f->root), "%s/guardian-state-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	if (!mkdtemp(f->root))
+		return -1;
+	snprintf(f->cgroot, sizeof(f->cgroot), "%s/cgroup", f->root);
+	snprintf(f->proc, sizeof(f->proc), "%s/proc", f->root);
+	snprintf(f->state, sizeof(f->state), "%s/state", f->root);
+	snprintf(f->state_file, sizeof(f->state_file), "%s/state.json", f->state);
+	snprintf(f->boot_id, sizeof(f->boot_id), "%s/sys/kernel/random/boot_id", f->proc);
+
+	/* A cgroup root whose services' parent offers every controller and
+	 * has them enabled already (so supervisor_new writes nothing). */
+	make_dir(f->cgroot);
+	snprintf(path, sizeof(path), "%s/guardian.slice", f->cgroot);
+	make_dir(path);
+	snprintf(path, sizeof(path), "%s/guardian.slice/cgroup.controllers", f->cgroot);
+	write_file(path, "cpu io memory pids\n");
+	snprintf(path, sizeof(path), "%s/guardian.slice/cgroup.subtree_control", f->cgroot);
+	write_file(path, "cpu io memory pids\n");
+
+	make_dir(f->proc);
+	snprintf(path, sizeof(path), "%s/sys", f->proc);
+	make_dir(path);
+	snprintf(path, sizeof(path), "%s/sys/kernel", f->proc);
+	make_dir(path);
+	snprintf(path, sizeof(path), "%s/sys/kernel/random", f->proc);
+	make_dir(path);
+	write_file(f->boot_id, BOOT_ONE "\n");
+
+	make_dir(f->state);
+	if (cgfs_open(f->cgroot, &f->cg) < 0 || loop_new(&f->loop) < 0)
+		return -1;
+	*state = f;
+	return 0;
+}
+
+static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	return remove(path);
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	loop_free(f->loop);
+	cgfs_close(&f->cg);
+	nftw(f->root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	free(f);
+	return 0;
+}
+
+static struct policy *load_policy(const char *yaml)
+{
+	struct policy *p = NULL;
+
+	assert_int_equal(policy_load_buffer("test.yaml", yaml, strlen(yaml), &p, NULL), 0);
+	return p;
+}
+
+/* What guardian does at start: a supervisor with the policies, nothing started. */
+static struct supervisor *new_supervisor(struct fixture *f, bool with_worker)
+{
+	struct supervisor_config cfg = {
+		.state_dir = f->state,
+		.cgroup_parent = "/guardian.slice",
+		.proc_root = f->proc,
+	};
+	struct supervisor *s = NULL;
+
+	assert_int_equal(supervisor_new(f->loop, &f->cg, &cfg, &s), 0);
+	assert_int_equal(supervisor_add(s, load_policy(web_yaml), NULL), 0);
+	if (with_worker)
+		assert_int_equal(supervisor_add(s, load_policy(worker_yaml), NULL), 0);
+	return s;
+}
+
+static struct service *web(struct supervisor *s)
+{
+	struct service *svc = supervisor_find(s, "web");
+
+	assert_non_null(svc);
+	return svc;
+}
+
+static struct service *worker(struct supervisor *s)
+{
+	struct service *svc = supervisor_find(s, "worker");
+
+	assert_non_null(svc);
+	return svc;
+}
+
+/* A life worth remembering: restarted, failing, killed by a signal. */
+static void live_a_little(struct service *svc)
+{
+	assert_int_equal(svc->restart_ring_len, 3);
+	svc->want_running = true;
+	svc->state = SVC_BACKOFF;
+	svc->restarts = 7;
+	svc->failures_in_row = 2;
+	svc->started_mono = 123456789;
+	svc->started_real = 1700000000123456ULL;
+	svc->restart_times[0] = 1000;
+	svc->restart_times[1] = 2000;
+	svc->restart_times[2] = 3000;
+	svc->restart_times[3] = 4000;
+	svc->last_exit = (struct service_exit){ .cause = EXIT_SIGNAL, .code = 9, .at = 1700000000999999ULL };
+}
+
+/* Nothing of state.json reached svc: it is as supervisor_add made it. */
+static void assert_untouched(const struct service *svc)
+{
+	assert_false(svc->state_loaded);
+	assert_false(svc->want_running);
+	assert_int_equal(svc->state, SVC_STOPPED);
+	assert_int_equal(svc->restarts, 0);
+	assert_int_equal(svc->failures_in_row, 0);
+	assert_int_equal(svc->started_mono, 0);
+	assert_int_equal(svc->started_real, 0);
+	for (unsigned i = 0; i <= svc->restart_ring_len; i++)
+		assert_int_equal(svc->restart_times[i], 0);
+	assert_int_equal(svc->last_exit.cause, EXIT_NONE);
+	assert_int_equal(svc->last_exit.code, 0);
+	assert_int_equal(svc->last_exit.at, 0);
+}
+
+/* --- the tests ------------------------------------------------------- */
+
+static void test_counters_ring_and_last_exit_survive_a_guardian_restart(void **state)
+{
+	struct fixture *f = *state;
+	struct supervisor *before = new_supervisor(f, false), *after;
+	struct service *svc;
+
+	live_a_little(web(before));
+	assert_int_equal(supervisor_save_state(before), 0);
+	supervisor_free(before);
+
+	after = new_supervisor(f, false);
+	assert_untouched(web(after));
+	assert_int_equal(supervisor_load_state(after), 0);
+	svc = web(after);
+	assert_true(svc->state_loaded);
+	assert_true(svc->want_running);
+	assert_int_equal(svc->state, SVC_STOPPED); /* not gave up: started as usual */
+	assert_int_equal(svc->restarts, 7);
+	assert_int_equal(svc->failures_in_row, 2);
+	assert_int_equal(svc->started_mono, 123456789);
+	assert_int_equal(svc->started_real, 1700000000123456ULL);
+	assert_int_equal(svc->restart_times[0], 1000);
+	assert_int_equal(svc->restart_times[1], 2000);
+	assert_int_equal(svc->restart_times[2], 3000);
+	assert_int_equal(svc->restart_times[3], 4000);
+	assert_int_equal(svc->last_exit.cause, EXIT_SIGNAL);
+	assert_int_equal(svc->last_exit.code, 9);
+	assert_int_equal(svc->last_exit.at, 1700000000999999ULL);
+	supervisor_free(after);
+}
+
+static void test_every_exit_cause_round_trips_with_its_code(void **state)
+{
+	struct fixture *f = *state;
+
+	for (int cause = EXIT_NONE; cause < _EXIT_CAUSE_MAX; cause++) {
+		struct supervisor *before = new_supervisor(f, false), *after;
+
+		web(before)->last_exit = (struct service_exit){ .cause = cause, .code = 10 * cause + 1, .at = 42 + cause };
+		assert_int_equal(supervisor_save_state(before), 0);
+		supervisor_free(before);
+		after = new_supervisor(f, false);
+		assert_int_equal(supervisor_load_state(after), 0);
+		assert_int_equal(web(after)->last_exit.cause, cause);
+		assert_int_equal(web(after)->last_exit.code, 10 * cause + 1);
+		assert_int_equal(web(after)->last_exit.at, 42 + cause);
+		supervisor_free(after);
+	}
+}
+
+static void test_each_service_gets_its_own_state_back(void **state)
+{
+	struct fixture *f = *state;
+	struct supervisor *before = new_supervisor(f, true), *after;
+
+	live_a_little(web(before));
+	worker(before)->want_running = true;
+	worker(before)->restarts = 1;
+	worker(before)->last_exit = (struct service_exit){ .cause = EXIT_CODE, .code = 3, .at = 5 };
+	assert_int_equal(supervisor_save_state(before), 0);
+	supervisor_free(before);
+
+	after = new_supervisor(f, true);
+	assert_int_equal(supervisor_load_state(after), 0);
+	assert_int_equal(web(after)->restarts, 7);
+	assert_int_equal(web(after)->last_exit.cause, EXIT_SIGNAL);
+	assert_int_equal(worker(after)->restarts, 1);
+	assert_int_equal(worker(after)->failures_in_row, 0);
+	assert_int_equal(worker(after)->last_exit.cause, EXIT_CODE);
+	assert_int_equal(worker(after)->last_exit.code, 3);
+	assert_true(worker(after)->want_running);
+	supervisor_free(after);
+}
+
+static void test_service_stopped_by_command_stays_stopped_after_a_guardian_restart(void **state)
+{
+	struct fixture *f = *state;
+	struct supervisor *before = new_supervisor(f, false), *after;
+	struct service *svc;
+
+	live_a_little(web(before));
+	web(before)->want_running = false; /* guardctl stop */
+	web(before)->state = SVC_STOPPED;
+	assert_int_equal(supervisor_save_state(before), 0);
+	supervisor_free(before);
+
+	after = new_supervisor(f, false);
+	assert_int_equal(supervisor_load_state(after), 0);
+	svc = web(after);
+	assert_true(svc->state_loaded);
+	assert_false(svc->want_running);
+	assert_int_equal(svc->restarts, 7);
+	/* Its cgroup does not exist: start_all leaves it stopped. */
+	supervisor_start_all(after);
+	assert_int_equal(svc->state, SVC_STOPPED);
+	assert_false(svc->want_running);
+	assert_int_equal(svc->pid, 0);
+	supervisor_free(after);
+}
+
+static void test_service_that_gave_up_stays_given_up_after_a_guardian_restart(void **state)
+{
+	struct fixture *f = *state;
+	struct supervisor *before = new_supervisor(f, false), *after;
+	struct service *svc;
+
+	live_a_little(web(before));
+	web(before)->state = SVC_GAVE_UP; /* want_running stays true */
+	assert_int_equal(supervisor_save_state(before), 0);
+	supervisor_free(before);
+
+	after = new_supervisor(f, false);
+	assert_int_equal(supervisor_load_state(after), 0);
+	svc = web(after);
+	assert_int_equal(svc->state, SVC_GAVE_UP);
+	assert_true(svc->want_running);
+	assert_int_equal(svc->restart_times[3], 4000);
+	supervisor_start_all(after);
+	assert_int_equal(svc->state, SVC_GAVE_UP);
+	assert_false(svc->want_running); /* until guardctl start */
+	assert_int_equal(svc->pid, 0);
+	supervisor_free(after);
+}
+
+static void test_state_file_from_another_boot_is_ignored(void **state)
+{
+	struct fixture *f = *state;
+	struct supervisor *before = new_supervisor(f, false), *after;
+
+	live_a_little(web(before));
+	web(before)->state = SVC_GAVE_UP;
+	assert_int_equal(supervisor_save_state(before), 0);
+	supervisor_free(before);
+
+	/* Rebooted: counters and monotonic times mean nothing now. */
+	write_file(f->boot_id, BOOT_TWO "\n");
+	after = new_supervisor(f, false);
+	assert_int_equal(supervisor_load_state(after), 0);
+	assert_untouched(web(after));
+	supervisor_free(after);
+
+	/* A file with no boot id at all is not one guardian wrote: an error
+	 * (the daemon logs it and goes on), and it changes nothing. */
+	write_file(f->state_file, "{\"services\": {\"web\": {\"want_running\": true, \"restarts\": 9}}}");
+	after = new_supervisor(f, false);
+	assert_int_equal(supervisor_load_state(after), -EBADMSG);
+	assert_untouched(web(after));
+	supervisor_free(after);
+}
+
+static void test_saved_file_names_this_boot_and_is_private(void **state)
+{
+	struct fixture *f = *state;
+	struct supervisor *s = new_supervisor(f, false);
+	struct json_object *root, *v;
+	struct stat st;
+	char tmp[400];
+
+	assert_int_equal(supervisor_save_state(s), 0);
+	root = json_object_from_file(f->state_file);
+	assert_non_null(root);
+	assert_true(json_object_object_get_ex(root, "boot_id", &v));
+	assert_string_equal(json_object_get_string(v), BOOT_ONE);
+	json_object_put(root);
+	assert_int_equal(stat(f->state_file, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	/* Written aside and renamed: no temporary left behind. */
+	snprintf(tmp, sizeof(tmp), "%s/.state.json.tmp", f->state);
+	assert_int_equal(access(tmp, F_OK), -1);
+	supervisor_free(s);
+}
+
+static void test_later_save_replaces_the_earlier_one(void **state)
+{
+	struct fixture *f = *state;
+	struct supervisor *s = new_supervisor(f, false), *after;
+
+	live_a_little(web(s));
+	assert_int_equal(supervisor_save_state(s), 0);
+	web(s)->restarts = 8;
+	web(s)->last_exit = (struct service_exit){ .cause = EXIT_OOM_KILL, .code = 9, .at = 77 };
+	assert_int_equal(supervisor_save_state(s), 0);
+	supervisor_free(s);
+
+	after = new_supervisor(f, false);
+	assert_int_equal(supervisor_load_state(after), 0);
+	assert_int_equal(web(after)->restarts, 8);
+	assert_int_equal(web(after)->last_exit.cause, EXIT_OOM_KILL);
+	assert_int_equal(web(after)->last_exit.at, 77);
+	supervisor_free(after);
+}
+
+static void test_missing_state_file_is_no_error_and_changes_nothing(void **state)
+{
+	struct fixture *f = *state;
+	struct supervisor *s = new_supervisor(f, true);
+
+	assert_int_equal(access(f->state_file, F_OK), -1);
+	assert_int_equal(supervisor_load_state(s), 0);
+	assert_untouched(web(s));
+	assert_untouched(worker(s));
+	supervisor_free(s);
+}
+
+static void test_corrupt_state_file_is_an_error_and_changes_nothing(void **state)
+{
+	struct fixture *f = *state;
+	static const char *const corrupt[] = {
+		"",
+		"not json at all",
+		/* cut short, as a full disk would leave it */
+		"{\"boot_id\": \"" BOOT_ONE "\", \"services\": {\"web\": {\"want_running\": false, \"restarts\": 5,",
+		"\x7f" "ELF\x02\x01\x01",
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(corrupt); i++) {
+		struct supervisor *s = new_supervisor(f, true);
+		char *text;
+
+		print_message("  corrupt[%zu]\n", i);
+		write_file(f->state_file, corrupt[i]);
+		assert_int_equal(supervisor_load_state(s), -EBADMSG);
+		assert_untouched(web(s));
+		assert_untouched(worker(s));
+		/* The file is left for a human to look at. */
+		text = read_file(f->state_file);
+		assert_string_equal(text, corrupt[i]);
+		free(text);
+		supervisor_free(s);
+	}
+}
+
+static void test_services_missing_from_the_file_are_left_alone(void **state)
+{
+	struct fixture *f = *state;
+	struct supervisor *before = new_supervisor(f, false), *after;
+
+	/* Saved before worker's policy was added; an old service's entry
+	 * whose policy is gone is ignored. */
+	live_a_little(web(before));
+	assert_int_equal(supervisor_save_state(before), 0);
+	supervisor_free(before);
+
+	after = new_supervisor(f, true);
+	assert_int_equal(supervisor_load_state(after), 0);
+	assert_true(web(after)->state_loaded);
+	assert_int_equal(web(after)->restarts, 7);
+	assert_untouched(worker(after));
+	supervisor_free(after);
+}
+
+static void test_exit_cause_out_of_range_is_not_loaded(void **state)
+{
+	struct fixture *f = *state;
+	struct supervisor *s = new_supervisor(f, false);
+	char text[512];
+
+	/* A cause this guardian does not know (a newer one wrote it). */
+	snprintf(text, sizeof(text),
+		 "{\"boot_id\": \"%s\", \"services\": {\"web\": {\"want_running\": true, \"restarts\": 2,"
+		 " \"last_exit_cause\": %d, \"last_exit_code\": 1, \"last_exit_at\": 3}}}",
+		 BOOT_ONE, _EXIT_CAUSE_MAX + 5);
+	write_file(f->state_file, text);
+	assert_int_equal(supervisor_load_state(s), 0);
+	assert_int_equal(web(s)->restarts, 2);
+	assert_int_equal(web(s)->last_exit.cause, EXIT_NONE);
+	assert_int_equal(web(s)->last_exit.code, 0);
+	supervisor_free(s);
+}
+
+/* --- the signal sender and malformed files --------------------------------- */
+
+/* After a guardian restart `guardctl status` still says who sent the
+ * signal that killed the service. */
+static void test_signal_sender_of_the_last_exit_survives_a_guardian_restart(void **state)
+{
+	struct fixture *f = *state;
+	struct supervisor *before, *after;
+	struct service_exit *e;
+
+	before = new_supervisor(f, false);
+	live_a_little(web(before));
+	e = &web(before)->last_exit;
+	e->has_sender = true;
+	e->sender = (struct signal_sender){ .sig = 9, .target = 4242, .pid = 42, .uid = 1000, .at = 99 };
+	snprintf(e->sender.comm, sizeof(e->sender.comm), "stop.sh");
+	assert_int_equal(supervisor_save_state(before), 0);
+	supervisor_free(before);
+
+	after = new_supervisor(f, false);
+	assert_int_equal(supervisor_load_state(after), 0);
+	e = &web(after)->last_exit;
+	assert_true(e->has_sender);
+	assert_int_equal(e->sender.sig, 9);
+	assert_int_equal(e->sender.pid, 42);
+	assert_int_equal(e->sender.uid, 1000);
+	assert_string_equal(e->sender.comm, "stop.sh");
+	supervisor_free(after);
+}
+
+/* A file guardian did not write as it is (a wrong shape, an entry that
+ * is not an object or lacks want_running, garbage after the JSON) is an
+ * error the daemon logs, and it changes nothing: an entry of the wrong
+ * shape must not load as "stopped by command" and keep the service down. */
+static void test_state_file_of_the_wrong_shape_or_with_trailing_garbage_is_an_error(void **state)
+{
+	struct fixture *f = *state;
+	static const char *const wrong[] = {
+		"{\"boot_id\": \"" BOOT_ONE "\", \"services\": {\"web\": \"running\"}}",
+		"{\"boot_id\": \"" BOOT_ONE "\", \"services\": {\"web\": [1, 2, 3]}}",
+		"{\"boot_id\": \"" BOOT_ONE "\", \"services\": [\"web\"]}",
+		"[\"" BOOT_ONE "\"]",
+		/* json_object_from_file() stops at the end of the first value */
+		"{\"boot_id\": \"" BOOT_ONE "\", \"services\": {\"web\": {\"restarts\": 5}}}}}garbage",
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(wrong); i++) {
+		struct supervisor *s = new_supervisor(f, false);
+
+		print_message("  wrong[%zu]\n", i);
+		write_file(f->state_file, wrong[i]);
+		assert_int_equal(supervisor_load_state(s), -EBADMSG);
+		assert_untouched(web(s));
+		supervisor_free(s);
+	}
+}
+
+#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		T(test_counters_ring_and_last_exit_survive_a_guardian_restart),
+		T(test_every_exit_cause_round_trips_with_its_code),
+		T(test_each_service_gets_its_own_state_back),
+		T(test_service_stopped_by_command_stays_stopped_after_a_guardian_restart),
+		T(test_service_that_gave_up_stays_given_up_after_a_guardian_restart),
+		T(test_state_file_from_another_boot_is_ignored),
+		T(test_saved_file_names_this_boot_and_is_private),
+		T(test_later_save_replaces_the_earlier_one),
+		T(test_missing_state_file_is_no_error_and_changes_nothing),
+		T(test_corrupt_state_file_is_an_error_and_changes_nothing),
+		T(test_services_missing_from_the_file_are_left_alone),
+		T(test_exit_cause_out_of_range_is_not_loaded),
+		T(test_signal_sender_of_the_last_exit_survives_a_guardian_restart),
+		T(test_state_file_of_the_wrong_shape_or_with_trailing_garbage_is_an_error),
+	};
+
+	log_setup("test_state", LOG_LVL_WARN, 0);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

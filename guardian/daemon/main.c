@@ -403,7 +403,8 @@ static int daemon_setup(struct daemon *d, struct policy **policies, size_t n)
 	r = supervisor_new(d->loop, &d->cg, &scfg, &d->sup);
 	if (r < 0)
 		return r;
-	r = monitors_new(&(struct monitors_config){ .loop = d->loop, .watch = d->watch, .log = d->actions },
+	r = monitors_new(&(struct monitors_config){ .loop = d->loop, .watch = d->watch, .log = d->actions,
+						    .proc_root = d->opt.proc_root },
 			 &d->monitors);
 	r = r ?: supervisor_subscribe(d->sup, &monitor_hooks, d->monitors);
 	if (r < 0)
@@ -491,7 +492,8 @@ int main(int argc, char **argv)
 		struct sysguard_run_config gcfg = {
 			.guard = { .proc_root = d.opt.proc_root, .min_available = d.opt.min_available,
 				   .psi_full_limit = SYSGUARD_PSI_FULL_DEFAULT, .dry_run = d.opt.dry_run },
-			.log = d.actions, .growth = monitor_growth, .growth_data = d.monitors };
+			.log = d.actions, .growth = monitor_growth, .engaged = monitor_engaged,
+			.growth_data = d.monitors };
 
 		r = sysguard_start(d.loop, d.sup, &gcfg, &d.sysguard);
 		if (r < 0)

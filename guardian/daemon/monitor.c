@@ -8,6 +8,7 @@
 #include "engine.h"
 #include "log.h"
 #include "pressure.h"
+#include "sysguard.h"
 
 /* A follow-up record 3 s after an action: long enough for a stop signal to
  * be handled, freed memory to show in memory.current and PSI avg10 to
@@ -32,7 +33,13 @@ struct monitors {
 	struct monitors_config cfg;
 	struct monitor **v;
 	size_t n;
+	uint64_t swap_free;  /* SwapFree from /proc/meminfo ... */
+	usec_t swap_at;      /* ... read then (monotonic) */
 };
+
+/* The machine's free swap changes slowly and is the same for every
+ * service: read at most once a second. */
+#define SWAP_REFRESH (1 * USEC_PER_SEC)
 
 struct monitor {
 	struct monitors *ms;
@@ -40,6 +47,7 @@ struct monitor {
 	const struct policy *policy; /* the one the engine was built for */
 	struct engine eng;
 	struct pressure *pressure;
+	char trigger[64];            /* the PSI trigger armed for this run */
 	bool running;
 	bool we_throttled, we_froze; /* left on the group: undone at the next start */
 	struct engine_sample first;  /* memory.events deltas are counted from here */
@@ -223,11 +231,21 @@ static void carry_out(struct monitor *m, const struct engine_decision *d, const 
 static void on_sample(void *data, const struct engine_sample *s)
 {
 	struct monitor *m = data;
+	struct engine_sample smp;
 	struct engine_decision out[ENGINE_MAX_DECISIONS];
 	size_t n;
 
 	if (sync_policy(m) < 0)
 		return;
+	if (!m->ms->swap_at || s->at - m->ms->swap_at >= SWAP_REFRESH) {
+		struct sysguard_meminfo mi;
+
+		m->ms->swap_free = sysguard_read_meminfo(m->ms->cfg.proc_root, &mi) == 0 ? mi.swap_free : 0;
+		m->ms->swap_at = s->at;
+	}
+	smp = *s;
+	smp.swap_free = m->ms->swap_free;
+	s = &smp;
 	if (!m->have_first) {
 		m->first = *s;
 		m->have_first = true;
@@ -286,8 +304,12 @@ static int monitor_start(struct monitors *ms, struct service *svc)
 	m->we_froze = m->we_throttled = false;
 	m->have_first = false;
 	m->running = true;
-	r = pressure_start(ms->cfg.loop, ms->cfg.watch, svc->cgfd, svc->policy->sample_interval, on_sample, m,
-			   &m->pressure);
+	snprintf(m->trigger, sizeof(m->trigger), "%s %" PRIu64 " %" PRIu64, svc->policy->pressure.full ? "full" : "some",
+		 svc->policy->pressure.stall_usec, svc->policy->pressure.window_usec);
+	r = pressure_start(ms->cfg.loop, ms->cfg.watch, svc->cgfd,
+			   &(struct pressure_config){ .calm_interval = svc->policy->sample_interval,
+						      .psi_trigger = m->trigger },
+			   on_sample, m, &m->pressure);
 	if (r < 0)
 		m->running = false;
 	return r;
@@ -363,6 +385,19 @@ void monitors_free(struct monitors *ms)
 	free(ms);
 }
 
+/* After its engine restarted or killed a service, the system guard leaves
+ * it alone this long: the restarted service refills its working set, and
+ * the memory it freed takes a moment to show in MemAvailable. */
+#define ENGAGED_AFTER (30 * USEC_PER_SEC)
+
+bool monitor_engaged(void *data, struct service *svc, bool *ret_stalled)
+{
+	struct monitor *m = monitor_find(data, svc);
+
+	*ret_stalled = false;
+	return m && engine_engaged(&m->eng, now_monotonic(), ENGAGED_AFTER, ret_stalled);
+}
+
 int monitor_growth(void *data, struct service *svc, double *ret_bps)
 {
 	struct monitor *m = monitor_find(data, svc);
@@ -435,7 +470,7 @@ static void add_pressure(struct json_object *o, struct monitor *m)
 	usec_t ttm;
 
 	json_object_object_add(o, "psi_trigger", m->pressure && pressure_psi_armed(m->pressure)
-							 ? json_object_new_string(PRESSURE_PSI_TRIGGER) : NULL);
+							 ? json_object_new_string(m->trigger) : NULL);
 	json_object_object_add(o, "memory_events_watched", json_object_new_boolean(m->pressure && pressure_events_armed(m->pressure)));
 	json_object_object_add(o, "interval_ms",
 			       m->pressure ? json_object_new_int64((int64_t)(pressure_interval(m->pressure) / 1000)) : NULL);

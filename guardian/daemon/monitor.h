@@ -14,6 +14,7 @@ struct monitors_config {
 	struct loop *loop;
 	struct cgwatch *watch;
 	struct actionlog *log; /* may be NULL */
+	const char *proc_root; /* for the machine's free swap; NULL: /proc */
 };
 
 struct monitors;
@@ -34,3 +35,6 @@ struct json_object *monitor_explain(struct monitors *ms, struct service *svc);
  * growth in bytes/s. -ENODATA when not known (not running, too few
  * samples, not growing). */
 int monitor_growth(void *data, struct service *svc, double *ret_bps);
+/* For the system-wide guard (data is the monitors): is the service's own
+ * engine acting on it, or did it restart or kill it in the last 30 s? */
+bool monitor_engaged(void *data, struct service *svc, bool *ret_stalled);

@@ -31,6 +31,7 @@ struct sysguard {
 	struct actionlog *log;
 	struct sysguard_config cfg;
 	sysguard_growth_fn growth;
+	sysguard_engaged_fn engaged;
 	void *growth_data;
 	struct sysguard_state st;
 	struct loop_source *timer;
@@ -48,10 +49,14 @@ struct candidates {
 	struct service **svc;
 	struct victim_rank *rank;
 	size_t n, n_ranked;
+	const char **engaged;  /* left to their own engine */
+	size_t n_engaged;
+	bool stalled;          /* one of them stalls by its own limit or guardian's hand */
 };
 
 static void candidates_free(struct candidates *cs)
 {
+	free(cs->engaged);
 	free(cs->c);
 	free(cs->svc);
 	free(cs->rank);
@@ -152,7 +157,8 @@ static int gather(struct sysguard *g, usec_t now, struct candidates *cs)
 	cs->c = calloc(n ? n : 1, sizeof(*cs->c));
 	cs->svc = calloc(n ? n : 1, sizeof(*cs->svc));
 	cs->rank = calloc(n ? n : 1, sizeof(*cs->rank));
-	if (!cs->c || !cs->svc || !cs->rank)
+	cs->engaged = calloc(n ? n : 1, sizeof(*cs->engaged));
+	if (!cs->c || !cs->svc || !cs->rank || !cs->engaged)
 		return -ENOMEM;
 	for (size_t i = 0; i < n; i++) {
 		struct service *svc = g->sup->services[i];
@@ -160,8 +166,15 @@ static int gather(struct sysguard *g, usec_t now, struct candidates *cs)
 		struct victim_candidate *c = &cs->c[cs->n];
 		double bps;
 
+		bool stalled = false;
+
 		if (svc->state != SVC_RUNNING || svc->removed || svc->cgfd < 0)
 			continue;
+		if (g->engaged && g->engaged(g->growth_data, svc, &stalled)) {
+			cs->engaged[cs->n_engaged++] = p->service;
+			cs->stalled |= stalled;
+			continue;
+		}
 		if (cgfs_read_working_set(svc->cgfd, &c->usage) < 0)
 			continue;
 		c->service = p->service;
@@ -199,6 +212,15 @@ static struct json_object *ranking_json(const struct candidates *cs)
 	return arr;
 }
 
+static struct json_object *engaged_json(const struct candidates *cs)
+{
+	struct json_object *arr = json_object_new_array();
+
+	for (size_t i = 0; i < cs->n_engaged; i++)
+		json_object_array_add(arr, json_object_new_string(cs->engaged[i]));
+	return arr;
+}
+
 static struct json_object *protected_json(const struct candidates *cs)
 {
 	struct json_object *arr = json_object_new_array();
@@ -217,7 +239,7 @@ static void describe_trigger(const struct sysguard *g, enum sysguard_trigger t, 
 	sysguard_threshold_describe(&g->cfg.min_available, th, sizeof(th));
 	if (t == SG_TRIGGER_PSI_FULL)
 		snprintf(buf, len, "system memory PSI full avg10 %.1f%% >= %g%% for %.1fs", s->psi_full10,
-			 g->cfg.psi_full_limit, (double)(s->at - g->st.psi_high_since) / USEC_PER_SEC);
+			 g->cfg.psi_full_limit, (double)g->st.psi_held / USEC_PER_SEC);
 	else
 		snprintf(buf, len, "MemAvailable %.0f MiB < %.0f MiB (%s)", (double)s->mem_available / MIB,
 			 (double)sysguard_threshold_bytes(&g->cfg.min_available, s->mem_total) / MIB, th);
@@ -253,6 +275,7 @@ static void write_record(struct sysguard *g, struct service *svc, const char *ac
 	if (cs) {
 		json_object_object_add(rec, "ranking", ranking_json(cs));
 		json_object_object_add(rec, "protected", protected_json(cs));
+		json_object_object_add(rec, "engaged", engaged_json(cs));
 	}
 	r = actionlog_write_with(g->log, rec, extra);
 	if (r < 0)
@@ -359,12 +382,13 @@ static void tick(struct sysguard *g)
 		return;
 	}
 	now = s.at;
-	t = sysguard_check(&g->cfg, &g->st, &s);
 	if (gather(g, now, &cs) < 0) {
 		candidates_free(&cs);
 		(void)loop_timer_rearm(g->timer, SYSGUARD_FAST_INTERVAL);
 		return;
 	}
+	s.psi_self = cs.stalled;
+	t = sysguard_check(&g->cfg, &g->st, &s);
 	d = sysguard_decide(&g->cfg, &g->st, t, now, cs.n_ranked,
 			    cs.n_ranked && cs.svc[cs.rank[0].index]->policy->dry_run, pending_gone(g));
 	if (d.verdict == SG_ESCALATE)
@@ -426,7 +450,8 @@ int sysguard_start(struct loop *loop, struct supervisor *sup, const struct sysgu
 	if (!g)
 		return -ENOMEM;
 	*g = (struct sysguard){ .loop = loop, .sup = sup, .log = cfg->log, .cfg = cfg->guard,
-				.growth = cfg->growth, .growth_data = cfg->growth_data };
+				.growth = cfg->growth, .engaged = cfg->engaged,
+				.growth_data = cfg->growth_data };
 	if (!g->cfg.proc_root)
 		g->cfg.proc_root = "/proc";
 	if (asprintf(&g->pressure_path, "%s/pressure/memory", g->cfg.proc_root) < 0) {

@@ -10,6 +10,11 @@
 
 /* The per-service monitor's growth rate of a service's working set. */
 typedef int (*sysguard_growth_fn)(void *data, struct service *svc, double *ret_bps);
+/* Is the per-service engine acting on svc, or did it restart or kill it
+ * lately? Then the system guard leaves it to the engine: one actor per
+ * service. *ret_stalled: its stall is its own limit's or guardian's doing
+ * (held at its memory.high, throttled or frozen by guardian). */
+typedef bool (*sysguard_engaged_fn)(void *data, struct service *svc, bool *ret_stalled);
 
 struct sysguard_run_config {
 	struct sysguard_config guard;
@@ -17,7 +22,8 @@ struct sysguard_run_config {
 	/* NULL (or an error from it): guardian's own samples of the working
 	 * set, ~1 s apart. */
 	sysguard_growth_fn growth;
-	void *growth_data;
+	sysguard_engaged_fn engaged;
+	void *growth_data;      /* for both */
 };
 
 struct sysguard;

@@ -4,6 +4,7 @@
 #include "engine.h"
 
 #include <math.h>
+#include <inttypes.h>
 #include <stdarg.h>
 
 #define MiB (1024.0 * 1024.0)
@@ -21,42 +22,47 @@
  * allocator caches): time_to_max is infinite. */
 #define GROWTH_MIN (256.0 * 1024.0)
 
-/* The default guard fires when memory.max is under 20 s away at the
- * current growth (enough for the whole gentle ladder: notify, throttle,
- * oom_score_adj, freeze take ~3 s, a graceful restart the rest) once the
- * working set is past half of memory.max (a service filling up at start
- * is not a leak yet) ... */
+/* The default guard watches two kinds of signs. A warning is the growth
+ * fit alone: memory.max under 20 s away at the current growth once the
+ * working set is past half of it, or past 90% and still growing. It
+ * samples fast and records a notify, and takes the gentle steps that can
+ * work (reclaim and throttle, when there is memory to give back), but
+ * never restarts: a fit over a few seconds is a hint, and a service that
+ * grows fast for a moment and then stays flat (a cache warming up, a heap
+ * sizing itself) would be restarted for nothing. */
 #define GUARD_TTM (20 * USEC_PER_SEC)
 #define GUARD_TTM_MIN_FRAC 0.5
-/* ... or when the working set is past 90% of memory.max and still growing:
- * one burst from the kernel OOM killer. A service sitting still at 95% is
- * left alone: the kernel never kills it for that. */
 #define GUARD_FRAC 0.90
-/* Less than 3 s left: no time for the gentle steps (one fast sample, the
- * stop signal and the exit take most of it): restart at once ... */
-#define URGENT_TTM (3 * USEC_PER_SEC)
-/* ... once the working set is past a quarter of memory.max (at 100 MB/s
- * into 256M, a calm sample a second apart sees 25-40%). */
-#define URGENT_MIN_FRAC 0.25
-/* Under 1 s or past 97%: a graceful stop would lose the race; cgroup.kill. */
-#define KILL_TTM (1 * USEC_PER_SEC)
+/* Evidence is the kernel's own: the service's working set is at its
+ * memory.high tripwire (set just below memory.max, policy_guard_high) and
+ * memory.events `high` keeps rising, so the kernel is holding it there.
+ * A memory.high within 1/8 of memory.max counts as a tripwire, whoever
+ * set it. */
+#define TRIPWIRE_NEAR_DIV 8
+/* ... for 500 ms: a heap that touches the tripwire and is collected again
+ * within that is left alone (five fast samples). */
+#define EVIDENCE_HOLD (500 * USEC_PER_MSEC)
+/* memory.events high "keeps rising": it rose within the last second. */
+#define HIGH_RECENT (1 * USEC_PER_SEC)
+/* Without a tripwire (memory.high far below memory.max, or max), evidence
+ * is the working set past 90% of memory.max and still growing over the
+ * long window, with memory.max under 10 s away. */
+#define FALLBACK_TTM (10 * USEC_PER_SEC)
+/* The long window: the working set every 5 s over the last 30 s. */
+#define LONG_STEP (5 * USEC_PER_SEC)
+/* Past 97% of memory.max and still growing: a graceful stop would lose the
+ * race with the kernel; cgroup.kill. */
 #define KILL_FRAC 0.97
-/* Back to idle (throttle released, thawed) after 5 s untriggered: five
- * calm samples agree that the growth stopped. */
+/* Back to idle (throttle released) after 5 s without a sign: five calm
+ * samples agree that the growth stopped. */
 #define GUARD_CALM (5 * USEC_PER_SEC)
 
-/* Dwell per step: how long a step gets to show an effect before the next.
- * notify and reclaim 1 s (ten fast samples, so the growth fit has moved);
- * oom_score_adj and freeze 500 ms (they cannot shrink the working set:
- * they prepare the restart). */
-static const usec_t step_dwell[_STEP_MAX] = {
-	[STEP_NOTIFY] = 1 * USEC_PER_SEC,
-	[STEP_RECLAIM] = 1 * USEC_PER_SEC,
-	[STEP_OOM_ADJ] = 500 * USEC_PER_MSEC,
-	[STEP_FREEZE] = 500 * USEC_PER_MSEC,
-};
-/* reclaim is skipped when there is less page cache than 2% of
- * memory.max: without swap, anon memory cannot be reclaimed. */
+/* Dwell per gentle step: how long it gets to show an effect before the
+ * next: one second, ten fast samples, so the growth fit has moved. */
+#define STEP_DWELL (1 * USEC_PER_SEC)
+/* There is memory to give back when page cache is at least 2% of
+ * memory.max, or the group may swap and swap has room: without swap,
+ * anonymous memory cannot be reclaimed, and throttling it only stalls it. */
 #define RECLAIM_MIN_FRAC 0.02
 /* reclaim helped if the working set fell by 1% of memory.max. */
 #define RECLAIM_GAIN_FRAC 0.01
@@ -275,6 +281,16 @@ bool engine_wants_fast(const struct engine *e)
 		return false;
 	return e->triggered || e->throttled || s->psi_fired || frac_of_max(s) >= FAST_FRAC ||
 	       (engine_time_to_max(e, &ttm) == 0 && ttm < FAST_TTM);
+}
+
+bool engine_engaged(const struct engine *e, usec_t now, usec_t within, bool *ret_stalled)
+{
+	const struct engine_limits *l = &e->lim;
+	usec_t last = l->n_kills ? l->kills[(l->n_kills - 1) % ARRAY_SIZE(l->kills)] : 0;
+
+	*ret_stalled = e->throttled || e->frozen || e->evidence_since;
+	return e->triggered || e->step != STEP_IDLE || e->throttled || e->frozen ||
+	       (last && now >= last && now - last < within);
 }
 
 bool engine_guard_active(const struct engine *e)
@@ -559,71 +575,126 @@ static bool guard_why(struct engine *e, enum metric_kind metric, double value, d
 	return true;
 }
 
-/* Is the service on its way to memory.max? Says why in e->why. */
-static bool guard_triggered(struct engine *e)
+/* A memory.high close below memory.max: the kernel throttles a service
+ * that gets there, and memory.events `high` says so at once. */
+static bool has_tripwire(const struct engine_sample *s)
+{
+	return s->memory_max != UINT64_MAX && s->memory_high != UINT64_MAX && s->memory_high < s->memory_max &&
+	       s->memory_high >= s->memory_max - s->memory_max / TRIPWIRE_NEAR_DIV;
+}
+
+/* memory.events high rose within HIGH_RECENT (or since the sample before,
+ * when that is older). */
+static uint64_t high_rise(const struct engine *e)
+{
+	const struct engine_sample *last = engine_last(e), *s, *old = nth(e, 1);
+
+	for (unsigned i = 2; (s = nth(e, i)) && last->at - s->at <= HIGH_RECENT; i++)
+		old = s;
+	return old && last->ev_high > old->ev_high ? last->ev_high - old->ev_high : 0;
+}
+
+/* The working set at the tripwire while the kernel keeps throttling it. */
+static bool at_tripwire(const struct engine *e)
 {
 	const struct engine_sample *s = engine_last(e);
-	uint64_t ws = engine_working_set(s);
-	double frac = frac_of_max(s), g = 0;
-	usec_t ttm;
-	bool growing = engine_time_to_max(e, &ttm) == 0;
+	double ws = (double)engine_working_set(s), high = (double)s->memory_high;
 
-	(void)engine_growth(e, &g);
-	if (growing && ttm <= URGENT_TTM && frac >= URGENT_MIN_FRAC)
-		return guard_why(e, METRIC_TIME_TO_MAX, (double)ttm, (double)URGENT_TTM,
-				 "memory.max in %.1fs at %.1f MiB/s (working set %.1f MiB, %.0f%% of memory.max): no time for gentle steps",
-				 (double)ttm / 1e6, g / MiB, (double)ws / MiB, frac * 100);
-	if (e->throttled && e->throttle_by_guard && e->push_since)
-		return guard_why(e, METRIC_WORKING_SET, (double)ws, (double)e->throttle_high,
-				 "working set %.1f MiB pushes against the lowered memory.high %.1f MiB",
-				 (double)ws / MiB, (double)e->throttle_high / MiB);
-	if (growing && ttm <= GUARD_TTM && frac >= GUARD_TTM_MIN_FRAC)
-		return guard_why(e, METRIC_TIME_TO_MAX, (double)ttm, (double)GUARD_TTM,
-				 "memory.max in %.1fs at %.1f MiB/s (working set %.1f MiB, %.0f%% of memory.max)",
-				 (double)ttm / 1e6, g / MiB, (double)ws / MiB, frac * 100);
-	if (growing && frac >= GUARD_FRAC)
-		return guard_why(e, METRIC_WORKING_SET, (double)ws, GUARD_FRAC * (double)s->memory_max,
-				 "working set %.1f MiB is %.0f%% of memory.max and growing at %.1f MiB/s",
-				 (double)ws / MiB, frac * 100, g / MiB);
+	return has_tripwire(s) && ws + PUSH_MARGIN_FRAC * high >= high && high_rise(e) > 0;
+}
+
+static void long_note(struct engine *e, const struct engine_sample *s)
+{
+	if (e->long_n && s->at - e->long_at[e->long_head] < LONG_STEP)
+		return;
+	e->long_head = e->long_n ? (e->long_head + 1) % ARRAY_SIZE(e->long_ws) : 0;
+	e->long_ws[e->long_head] = engine_working_set(s);
+	e->long_at[e->long_head] = s->at;
+	if (e->long_n < ARRAY_SIZE(e->long_ws))
+		e->long_n++;
+}
+
+/* Has the working set grown over the long window (up to 30 s, since the
+ * run began when it is younger)? Sets the seconds it spans. */
+static bool long_growing(const struct engine *e, double *ret_span)
+{
+	const struct engine_sample *s = engine_last(e);
+	unsigned oldest = (e->long_head + ARRAY_SIZE(e->long_ws) + 1 - e->long_n) % ARRAY_SIZE(e->long_ws);
+	double span = e->long_n ? (double)(s->at - e->long_at[oldest]) / 1e6 : 0;
+
+	*ret_span = span;
+	return span > 0 && (double)engine_working_set(s) - (double)e->long_ws[oldest] >= GROWTH_MIN * span;
+}
+
+/* Can the cgroup give memory back without a restart? Says why not. */
+static bool can_give_back(const struct engine *e, char *why, size_t len)
+{
+	const struct engine_sample *s = engine_last(e);
+	bool may_swap = s->swap_free > 0 && s->swap_max > s->swap;
+
+	if ((double)s->file >= RECLAIM_MIN_FRAC * (double)s->memory_max || may_swap)
+		return true;
+	snprintf(why, len, "reclaim and throttle skipped: nothing to give back (page cache %.1f MiB, under 2%% of "
+		 "memory.max; %s)", (double)s->file / MiB,
+		 s->swap_free == 0 ? "no swap" : "memory.swap.max reached");
 	return false;
 }
 
-static enum engine_step urgent_step(const struct engine *e)
+/* What the guard sees now; says why in e->why. */
+static enum engine_sign guard_sign(struct engine *e)
 {
 	const struct engine_sample *s = engine_last(e);
-	double frac = frac_of_max(s);
-	usec_t ttm;
+	uint64_t ws = engine_working_set(s);
+	double frac = frac_of_max(s), g = 0, span;
+	bool growing, pushing = at_tripwire(e);
+	usec_t ttm = 0;
 
-	if (engine_time_to_max(e, &ttm) < 0 || frac < URGENT_MIN_FRAC)
-		return frac >= KILL_FRAC ? STEP_KILL : STEP_IDLE;
-	if (ttm <= KILL_TTM || frac >= KILL_FRAC)
-		return STEP_KILL;
-	return ttm <= URGENT_TTM ? STEP_RESTART : STEP_IDLE;
+	growing = engine_time_to_max(e, &ttm) == 0;
+	(void)engine_growth(e, &g);
+	e->evidence_since = pushing ? (e->evidence_since ?: s->at) : 0;
+	if (frac >= KILL_FRAC && (pushing || growing)) {
+		guard_why(e, METRIC_WORKING_SET, (double)ws, KILL_FRAC * (double)s->memory_max,
+			  "working set %.1f MiB is %.0f%% of memory.max and still growing: a graceful stop would "
+			  "lose the race with the kernel", (double)ws / MiB, frac * 100);
+		return SIGN_KILL;
+	}
+	if (e->evidence_since && s->at - e->evidence_since >= EVIDENCE_HOLD) {
+		guard_why(e, METRIC_WORKING_SET, (double)ws, (double)s->memory_high,
+			  "working set %.1f MiB held at memory.high %.1f MiB for %.1fs by the kernel (memory.events "
+			  "high +%" PRIu64 "): memory.max %.1f MiB is next", (double)ws / MiB,
+			  (double)s->memory_high / MiB, (double)(s->at - e->evidence_since) / 1e6, high_rise(e),
+			  (double)s->memory_max / MiB);
+		return SIGN_EVIDENCE;
+	}
+	if (!has_tripwire(s) && growing && frac >= GUARD_FRAC && ttm <= FALLBACK_TTM && long_growing(e, &span)) {
+		guard_why(e, METRIC_TIME_TO_MAX, (double)ttm, (double)FALLBACK_TTM,
+			  "working set %.1f MiB is %.0f%% of memory.max, grew over the last %.0fs, memory.max in "
+			  "%.1fs at %.1f MiB/s (no memory.high tripwire)", (double)ws / MiB, frac * 100, span,
+			  (double)ttm / 1e6, g / MiB);
+		return SIGN_EVIDENCE;
+	}
+	if (pushing) {
+		guard_why(e, METRIC_WORKING_SET, (double)ws, (double)s->memory_high,
+			  "working set %.1f MiB reached memory.high %.1f MiB", (double)ws / MiB,
+			  (double)s->memory_high / MiB);
+		return SIGN_WARN;
+	}
+	if (growing && ttm <= GUARD_TTM && frac >= GUARD_TTM_MIN_FRAC) {
+		guard_why(e, METRIC_TIME_TO_MAX, (double)ttm, (double)GUARD_TTM,
+			  "memory.max in %.1fs at %.1f MiB/s (working set %.1f MiB, %.0f%% of memory.max)",
+			  (double)ttm / 1e6, g / MiB, (double)ws / MiB, frac * 100);
+		return SIGN_WARN;
+	}
+	if (growing && frac >= GUARD_FRAC) {
+		guard_why(e, METRIC_WORKING_SET, (double)ws, GUARD_FRAC * (double)s->memory_max,
+			  "working set %.1f MiB is %.0f%% of memory.max and growing at %.1f MiB/s",
+			  (double)ws / MiB, frac * 100, g / MiB);
+		return SIGN_WARN;
+	}
+	return SIGN_NONE;
 }
 
-/* The step after `from`, skipping what cannot help. */
-static enum engine_step step_after(const struct engine *e, enum engine_step from)
-{
-	const struct engine_sample *s = engine_last(e);
-	enum engine_step st = from + 1;
-
-	if (st == STEP_RECLAIM && (double)s->file < RECLAIM_MIN_FRAC * (double)s->memory_max)
-		st++;
-	return st > STEP_KILL ? STEP_KILL : st;
-}
-
-static usec_t dwell(const struct engine *e, enum engine_step st)
-{
-	if (st == STEP_THROTTLE)
-		return 1 * USEC_PER_SEC; /* then "helping" decides */
-	if (st == STEP_RESTART) /* a graceful stop gets its stop.timeout */
-		return e->p->stop.timeout;
-	if (st == STEP_KILL)
-		return e->lim.min_interval;
-	return step_dwell[st];
-}
-
-/* Did the current step help enough to stay on it? */
+/* Did the current gentle step help enough to stay on it? */
 static bool step_helping(const struct engine *e)
 {
 	const struct engine_sample *s = engine_last(e);
@@ -633,31 +704,41 @@ static bool step_helping(const struct engine *e)
 	case STEP_RECLAIM:
 		return (double)ws + RECLAIM_GAIN_FRAC * (double)s->memory_max <= (double)e->step_ws;
 	case STEP_THROTTLE:
-		if (!e->throttled)
-			return false;
-		if (e->push_since && s->at - e->push_since >= THROTTLE_PUSH_MAX)
-			return false;
-		return !(e->stall_since && s->at - e->stall_since >= THROTTLE_STALL_MAX);
+		/* It gave memory back and the service is not stalled. */
+		return e->throttled && s->current < e->step_current &&
+		       !(e->stall_since && s->at - e->stall_since >= THROTTLE_STALL_MAX);
 	default:
 		return false;
 	}
 }
 
+/* The next gentle step after `from`, when one can work. */
+static enum engine_step next_gentle(const struct engine *e, enum engine_step from, char *why, size_t len)
+{
+	if (e->gentle_done || from >= STEP_THROTTLE || !can_give_back(e, why, len))
+		return STEP_IDLE;
+	return from < STEP_RECLAIM ? STEP_RECLAIM : STEP_THROTTLE;
+}
+
 enum engine_step engine_next_step(const struct engine *e, usec_t *ret_at)
 {
-	enum engine_step u;
+	char why[160];
+	enum engine_step g;
 
-	if (!e->triggered) {
-		*ret_at = 0;
-		return STEP_IDLE;
+	*ret_at = 0;
+	switch (e->triggered ? e->sign : SIGN_NONE) {
+	case SIGN_NONE: return STEP_IDLE;
+	case SIGN_KILL: *ret_at = engine_last(e)->at; return STEP_KILL;
+	case SIGN_EVIDENCE: *ret_at = engine_last(e)->at; return STEP_RESTART;
+	default: break;
 	}
-	u = urgent_step(e);
-	if (u > e->step) {
-		*ret_at = engine_last(e)->at;
-		return u;
-	}
-	*ret_at = e->step_at + dwell(e, e->step);
-	return e->step == STEP_IDLE ? STEP_NOTIFY : step_after(e, e->step);
+	if (e->step == STEP_IDLE)
+		return STEP_NOTIFY;
+	g = next_gentle(e, e->step, why, sizeof(why));
+	if (g == STEP_IDLE) /* only evidence from the kernel goes further */
+		return STEP_RESTART;
+	*ret_at = e->step_at + STEP_DWELL;
+	return g;
 }
 
 static void guard_take(struct engine *e, enum engine_step st, struct engine_decision *out, size_t max,
@@ -667,6 +748,15 @@ static void guard_take(struct engine *e, enum engine_step st, struct engine_deci
 	enum action_kind a = engine_step_action(st);
 	struct engine_decision *d;
 
+	/* restart: never means the ladder's restart is a stop. */
+	if (a == ACTION_RESTART && e->p->restart.mode == RESTART_NEVER)
+		a = ACTION_STOP;
+	if (disruptive(a) && e->skipped[0]) {
+		size_t l = strlen(e->why);
+
+		snprintf(e->why + l, sizeof(e->why) - l, "; %s", e->skipped);
+		e->skipped[0] = '\0';
+	}
 	if (e->p->protected_ && st >= STEP_OOM_ADJ) {
 		if (e->protected_noted)
 			return;
@@ -695,6 +785,7 @@ static void guard_take(struct engine *e, enum engine_step st, struct engine_deci
 	e->step = st;
 	e->step_at = s->at;
 	e->step_ws = engine_working_set(s);
+	e->step_current = s->current;
 	if (st == STEP_THROTTLE) {
 		d->memory_high = throttle_target(e);
 		throttle_on(e, d->memory_high, true, -1);
@@ -719,15 +810,45 @@ static void guard_calm(struct engine *e, struct engine_decision *out, size_t max
 		 (double)GUARD_CALM / 1e6, engine_step_to_string(e->step));
 	e->frozen = e->oom_raised = false;
 	e->step = STEP_IDLE;
-	e->rl_noted = e->protected_noted = false;
+	e->rl_noted = e->protected_noted = e->gentle_done = false;
+	e->skipped[0] = '\0';
+}
+
+/* The gentle part of the ladder, on a warning: notify, then reclaim and
+ * throttle where there is memory to give back; a throttle that gave
+ * nothing back is released. Never further without the kernel's evidence. */
+static void guard_gentle(struct engine *e, struct engine_decision *out, size_t max, size_t *n)
+{
+	const struct engine_sample *s = engine_last(e);
+	enum engine_step next;
+
+	if (e->step == STEP_IDLE) {
+		guard_take(e, STEP_NOTIFY, out, max, n);
+		return;
+	}
+	if (s->at - e->step_at < STEP_DWELL || step_helping(e))
+		return;
+	if (e->step == STEP_THROTTLE && e->throttled && e->throttle_by_guard) {
+		throttle_release(e, out, max, n, s->current >= e->step_current
+				 ? "it gave nothing back: a throttle would only stall the service"
+				 : "the service stalls (PSI full above 40%)");
+		e->gentle_done = true;
+		return;
+	}
+	next = next_gentle(e, e->step, e->skipped, sizeof(e->skipped));
+	if (next != STEP_IDLE)
+		guard_take(e, next, out, max, n);
+	else
+		e->gentle_done = true;
 }
 
 static void guard_check(struct engine *e, struct engine_decision *out, size_t max, size_t *n)
 {
 	const struct engine_sample *s = engine_last(e);
-	enum engine_step u;
 
-	e->triggered = guard_triggered(e);
+	long_note(e, s);
+	e->sign = guard_sign(e);
+	e->triggered = e->sign != SIGN_NONE;
 	if (!e->triggered) {
 		if (e->step == STEP_IDLE)
 			return;
@@ -737,13 +858,18 @@ static void guard_check(struct engine *e, struct engine_decision *out, size_t ma
 		return;
 	}
 	e->calm_since = 0;
-	u = urgent_step(e);
-	if (u > e->step)
-		guard_take(e, u, out, max, n);
-	else if (e->step == STEP_IDLE)
-		guard_take(e, STEP_NOTIFY, out, max, n);
-	else if (s->at - e->step_at >= dwell(e, e->step) && !step_helping(e))
-		guard_take(e, step_after(e, e->step), out, max, n);
+	if (e->sign == SIGN_KILL) {
+		if (e->step < STEP_KILL)
+			guard_take(e, STEP_KILL, out, max, n);
+	} else if (e->sign == SIGN_EVIDENCE) {
+		if (e->step < STEP_RESTART) {
+			/* The gentle steps that could not work are named in the record. */
+			if (!e->skipped[0] && !e->gentle_done)
+				(void)can_give_back(e, e->skipped, sizeof(e->skipped));
+			guard_take(e, STEP_RESTART, out, max, n);
+		}
+	} else
+		guard_gentle(e, out, max, n);
 }
 
 size_t engine_feed(struct engine *e, const struct engine_sample *s, struct engine_decision *out,

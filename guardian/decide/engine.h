@@ -23,6 +23,8 @@ struct engine_sample {
 	usec_t at; /* monotonic */
 	uint64_t current, anon, file, inactive_file, shmem, swap, pids;
 	uint64_t memory_max, memory_high;
+	uint64_t swap_max;  /* memory.swap.max (UINT64_MAX: max; 0 without swap accounting) */
+	uint64_t swap_free; /* the machine's free swap (SwapFree), filled in by the caller */
 	double psi_some10, psi_full10; /* percent */
 	uint64_t ev_high, ev_max, ev_oom, ev_oom_kill;
 	uint64_t cpu_usec;
@@ -40,6 +42,14 @@ enum engine_step {
 	STEP_RESTART,
 	STEP_KILL,
 	_STEP_MAX,
+};
+
+/* What the default guard sees. */
+enum engine_sign {
+	SIGN_NONE,
+	SIGN_WARN,     /* the growth fit says memory.max may be near: gentle steps only */
+	SIGN_EVIDENCE, /* the kernel holds it at its memory.high tripwire: restart */
+	SIGN_KILL,     /* past 97% of memory.max and still growing: cgroup.kill */
 };
 
 enum engine_verdict {
@@ -94,7 +104,16 @@ struct engine {
 	usec_t step_at, calm_since;
 	uint64_t step_ws;     /* working set when the step was taken */
 	bool triggered, rl_noted, protected_noted;
-	char why[160];
+	enum engine_sign sign;
+	usec_t evidence_since; /* at the memory.high tripwire since (0: not) */
+	bool gentle_done;     /* the gentle steps were taken or skipped this episode */
+	char skipped[128];    /* why gentle steps were skipped, for the next record */
+	uint64_t step_current; /* memory.current when the step was taken */
+	/* The working set every LONG_STEP over the last 30 s. */
+	uint64_t long_ws[7];
+	usec_t long_at[7];
+	unsigned long_n, long_head;
+	char why[256];
 	enum metric_kind why_metric;
 	double why_value, why_threshold;
 	/* throttle (by the guard or a rule) */
@@ -139,6 +158,10 @@ usec_t engine_rule_held(const struct engine *e, size_t i, unsigned *ret_count);
  * (monotonic) the dwell ends. STEP_IDLE when not triggered. */
 enum engine_step engine_next_step(const struct engine *e, usec_t *ret_at);
 bool engine_guard_active(const struct engine *e);
+/* Is the engine acting on the service: a sign seen, a step taken, or a
+ * restart, stop or kill within `within` of `now`? *ret_stalled: the
+ * service is held at its memory.high, or throttled or frozen by it. */
+bool engine_engaged(const struct engine *e, usec_t now, usec_t within, bool *ret_stalled);
 
 const char *engine_step_to_string(enum engine_step s);
 const char *engine_verdict_to_string(enum engine_verdict v);

@@ -88,7 +88,7 @@ int sysguard_parse_meminfo(const char *text, struct sysguard_meminfo *ret)
 {
 	_cleanup_free_ char *copy = strdup(text);
 	struct sysguard_meminfo m = { 0 };
-	bool have_total = false, have_avail = false;
+	bool have_total = false, have_avail = false, have_swap = false;
 	char *cursor = copy, *line;
 	int r;
 
@@ -109,6 +109,8 @@ int sysguard_parse_meminfo(const char *text, struct sysguard_meminfo *ret)
 			seen = &have_total, dst = &m.mem_total;
 		else if (strcmp(line, "MemAvailable") == 0)
 			seen = &have_avail, dst = &m.mem_available;
+		else if (strcmp(line, "SwapFree") == 0)
+			seen = &have_swap, dst = &m.swap_free;
 		else
 			continue;
 		if (*seen)
@@ -146,15 +148,18 @@ enum sysguard_trigger sysguard_check(const struct sysguard_config *cfg, struct s
 {
 	uint64_t min = sysguard_threshold_bytes(&cfg->min_available, s->mem_total);
 
-	if (s->has_psi && cfg->psi_full_limit > 0 && s->psi_full10 >= cfg->psi_full_limit) {
+	if (s->has_psi && cfg->psi_full_limit > 0 && s->psi_full10 >= cfg->psi_full_limit && !s->psi_self) {
 		if (!st->psi_high_since)
 			st->psi_high_since = s->at ? s->at : 1;
 	} else
 		st->psi_high_since = 0;
 	if (s->mem_available < min)
 		return SG_TRIGGER_MEM_AVAILABLE;
-	if (st->psi_high_since && s->at - st->psi_high_since >= SYSGUARD_PSI_HOLD)
+	if (st->psi_high_since && s->at - st->psi_high_since >= SYSGUARD_PSI_HOLD) {
+		/* Kept for the record: deciding starts the hold over. */
+		st->psi_held = s->at - st->psi_high_since;
 		return SG_TRIGGER_PSI_FULL;
+	}
 	return SG_TRIGGER_NONE;
 }
 

@@ -64,6 +64,7 @@ void sysguard_threshold_describe(const struct sysguard_threshold *t, char *buf, 
  * each, in kB); other keys are skipped. 0 or -EBADMSG. */
 struct sysguard_meminfo {
 	uint64_t mem_total, mem_available;
+	uint64_t swap_free;   /* 0 when the key is missing (no swap) */
 };
 int sysguard_parse_meminfo(const char *text, struct sysguard_meminfo *ret);
 int sysguard_read_meminfo(const char *proc_root, struct sysguard_meminfo *ret);
@@ -73,6 +74,11 @@ struct sysguard_sample {
 	uint64_t mem_total, mem_available;
 	bool has_psi;
 	double psi_some10, psi_full10; /* percent */
+	/* Some service is held at its own memory.high, or throttled or frozen
+	 * by guardian: that stall is guardian's own doing or the service's
+	 * own limit, not the machine running short, so PSI full does not
+	 * count while it lasts (MemAvailable still does). */
+	bool psi_self;
 };
 
 struct sysguard_config {
@@ -101,6 +107,7 @@ enum sysguard_verdict {
 /* The guard's memory between samples. Zero-initialised is the start. */
 struct sysguard_state {
 	usec_t psi_high_since;  /* 0: full avg10 below the limit */
+	usec_t psi_held;        /* how long it had been high when the PSI trigger fired */
 	usec_t last_choice;     /* when a victim was last chosen (also dry run) */
 	bool pending;           /* a victim's graceful stop is under way */
 	usec_t pending_deadline;

@@ -78,6 +78,7 @@ int pressure_read(int cgfd, struct engine_sample *ret)
 	(void)cgfs_read_u64(cgfd, "memory.max", &s.memory_max);
 	(void)cgfs_read_u64(cgfd, "memory.high", &s.memory_high);
 	(void)cgfs_read_u64(cgfd, "memory.swap.current", &s.swap);
+	(void)cgfs_read_u64(cgfd, "memory.swap.max", &s.swap_max);
 	(void)cgfs_read_u64(cgfd, "pids.current", &s.pids);
 	(void)cgfs_read_keyed(cgfd, "cpu.stat", "usage_usec", &s.cpu_usec);
 	if (cgfs_read_psi(cgfd, "memory.pressure", &psi) == 0) {
@@ -189,7 +190,7 @@ static void on_memory_events(void *data)
 	(void)on_event(data);
 }
 
-static int arm_psi(struct pressure *s)
+static int arm_psi(struct pressure *s, const char *trigger)
 {
 	_cleanup_close_ int fd = openat(s->cgfd, "memory.pressure", O_RDWR | O_NONBLOCK | O_CLOEXEC);
 	int r;
@@ -198,7 +199,7 @@ static int arm_psi(struct pressure *s)
 		return -errno;
 	/* The trigger lives as long as this fd; the kernel wants the whole
 	 * string in one write, NUL included. */
-	if (write(fd, PRESSURE_PSI_TRIGGER, sizeof(PRESSURE_PSI_TRIGGER)) < 0)
+	if (write(fd, trigger, strlen(trigger) + 1) < 0)
 		return -errno;
 	r = loop_add_fd(s->loop, fd, EPOLLPRI, true, on_psi, s, &s->psi_src);
 	if (r == 0)
@@ -213,7 +214,7 @@ static int arm_events(struct pressure *s)
 	return cgwatch_add(s->watch, s->cgfd, "memory.events", on_memory_events, s, &s->events);
 }
 
-int pressure_start(struct loop *loop, struct cgwatch *watch, int cgfd, usec_t calm_interval,
+int pressure_start(struct loop *loop, struct cgwatch *watch, int cgfd, const struct pressure_config *cfg,
 		   pressure_cb cb, void *data, struct pressure **ret)
 {
 	struct pressure *s = calloc(1, sizeof(*s));
@@ -221,9 +222,9 @@ int pressure_start(struct loop *loop, struct cgwatch *watch, int cgfd, usec_t ca
 
 	if (!s)
 		return -ENOMEM;
-	*s = (struct pressure){ .loop = loop, .watch = watch, .cgfd = cgfd, .calm = calm_interval, .cb = cb, .data = data,
+	*s = (struct pressure){ .loop = loop, .watch = watch, .cgfd = cgfd, .calm = cfg->calm_interval, .cb = cb, .data = data,
 			       .memory_max = UINT64_MAX };
-	(void)arm_psi(s);    /* best effort: no PSI (psi=0) or not root */
+	(void)arm_psi(s, cfg->psi_trigger ?: PRESSURE_PSI_TRIGGER); /* best effort: no PSI (psi=0) or not root */
 	(void)arm_events(s); /* best effort: sampling still runs */
 	/* The first sample right away: growth needs a starting point. */
 	r = loop_add_timer(loop, 1, on_timer, s, &s->timer);

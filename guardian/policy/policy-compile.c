@@ -539,6 +539,90 @@ static void policy_defaults(struct policy *p)
 	p->output.keep = 3;
 	p->sample_interval = 1 * USEC_PER_SEC;
 	p->limits.cpu_period_usec = CPU_PERIOD_USEC;
+	p->pressure.stall_usec = 150 * USEC_PER_MSEC;
+	p->pressure.window_usec = 1 * USEC_PER_SEC;
+}
+
+/* The kernel's memory.high throttles a service that really reaches it and
+ * costs nothing to one that stops below it, and memory.events `high`
+ * tells guardian at once: the default guard's evidence that memory.max is
+ * near. 1/16 of memory.max leaves the kernel room to hold a fast leak at
+ * memory.high while a graceful restart runs. */
+uint64_t policy_guard_high(uint64_t max)
+{
+	uint64_t margin = max / 16;
+
+	if (margin < (2ULL << 20))
+		margin = 2ULL << 20;
+	if (margin > (256ULL << 20))
+		margin = 256ULL << 20;
+	return max > margin ? ((max - margin) & ~(uint64_t)4095) : max;
+}
+
+/* The default guard (no rules) with a memory.max and no memory.high of the
+ * policy's own sets its tripwire. */
+static void set_guard_high(struct policy *p)
+{
+	struct limit *max = &p->limits.memory_max, *high = &p->limits.memory_high;
+
+	if (p->n_rules || !max->set || max->value == LIMIT_MAX || high->set)
+		return;
+	*high = (struct limit){ .set = true, .value = policy_guard_high(max->value) };
+	p->limits.memory_high_is_guard = true;
+}
+
+static int f_pressure_pct(struct pctx *c, const struct ynode *v, void *dst)
+{
+	const char *s;
+	double pct;
+
+	if (read_scalar(c, v, "a percentage like 15%", &s) < 0)
+		return -EINVAL;
+	if (parse_percent(s, &pct) < 0 || pct <= 0 || pct > 100) {
+		perr(c, v, "must be a percentage above 0%% and at most 100%%, like 15%%, got %s", GOT(v));
+		return -EINVAL;
+	}
+	*(double *)dst = pct;
+	return 0;
+}
+
+/* pressure: {some: 15%, window: 1s} or {full: 5%, window: 2s} */
+static int f_pressure(struct pctx *c, const struct ynode *v, void *dst)
+{
+	struct {
+		double some, full;
+		usec_t window;
+	} in = { .window = 1 * USEC_PER_SEC };
+	static const struct field fields[] = {
+		FIELD("some", f_pressure_pct, offsetof(__typeof__(in), some)),
+		FIELD("full", f_pressure_pct, offsetof(__typeof__(in), full)),
+		FIELD("window", f_duration_pos, offsetof(__typeof__(in), window)),
+	};
+	struct policy *p = dst;
+	double pct;
+
+	if (walk_map(c, v, fields, ARRAY_SIZE(fields), &in) < 0)
+		return -EINVAL;
+	if (in.some && in.full) {
+		perr(c, v, "give some or full, not both");
+		return -EINVAL;
+	}
+	/* The kernel takes a window of 500ms to 10s from root (kernel/sched/psi.c). */
+	if (in.window < 500 * USEC_PER_MSEC || in.window > 10 * USEC_PER_SEC) {
+		size_t len = path_push_key(c, "window");
+
+		perr(c, map_get(v, "window") ?: v, "must be between 500ms and 10s (the kernel's PSI window), got %s",
+		     text_or(v, "window", "?"));
+		path_pop(c, len);
+		return -EINVAL;
+	}
+	pct = in.full ? in.full : in.some ? in.some : 15.0;
+	p->pressure.full = in.full > 0;
+	p->pressure.window_usec = in.window;
+	p->pressure.stall_usec = (usec_t)((double)in.window * pct / 100.0);
+	if (p->pressure.stall_usec < 1)
+		p->pressure.stall_usec = 1;
+	return 0;
 }
 
 int policy_compile(struct pctx *c, const struct ynode *root, struct policy *p)
@@ -562,6 +646,7 @@ int policy_compile(struct pctx *c, const struct ynode *root, struct policy *p)
 		FIELD("priority", f_priority, offsetof(struct policy, priority)),
 		FIELD("dry_run", f_bool, offsetof(struct policy, dry_run)),
 		FIELD("sample_interval", f_sample_interval, offsetof(struct policy, sample_interval)),
+		FIELD("pressure", f_pressure, 0),
 	};
 
 	policy_defaults(p);
@@ -575,5 +660,8 @@ int policy_compile(struct pctx *c, const struct ynode *root, struct policy *p)
 		return -EINVAL;
 	}
 	walk_map(c, root, fields, ARRAY_SIZE(fields), p);
-	return c->errors ? -EINVAL : 0;
+	if (c->errors)
+		return -EINVAL;
+	set_guard_high(p);
+	return 0;
 }

@@ -107,6 +107,8 @@ void policy_diff(const struct policy *a, const struct policy *b, struct policy_d
 		.limits = !limits_eq(a, b),
 		.oom_score_adj = a->oom_score_adj_set != b->oom_score_adj_set || a->oom_score_adj != b->oom_score_adj,
 		.rules = !rules_eq(a, b),
+		.pressure = a->pressure.full != b->pressure.full || a->pressure.stall_usec != b->pressure.stall_usec ||
+			    a->pressure.window_usec != b->pressure.window_usec,
 		.health = !health_eq(a, b),
 		.process = process_change(a, b),
 	};

@@ -119,7 +119,17 @@ struct policy {
 		uint64_t cpu_quota_usec;  /* LIMIT_MAX for "max" */
 		uint64_t cpu_period_usec; /* 100000 unless given */
 		uint64_t cpu_weight;      /* 0: unset */
+		/* memory_high was not written: the default guard set it as its
+		 * tripwire, just below memory_max (policy_guard_high). */
+		bool memory_high_is_guard;
 	} limits;
+
+	/* The PSI trigger on memory.pressure: stall_usec of some (or full)
+	 * stall within each window_usec. Default some 150ms per 1s (15%). */
+	struct {
+		bool full;
+		usec_t stall_usec, window_usec;
+	} pressure;
 
 	bool oom_score_adj_set;
 	int oom_score_adj;
@@ -208,11 +218,16 @@ bool policy_mode_unsafe(mode_t mode, uid_t euid);
 /* Unit parsing shared with guardctl and the tests. Each returns 0 or
  * -EINVAL / -ERANGE and never logs. parse_size refuses "max" when
  * ret_is_max is NULL. */
+/* The default guard's tripwire for a memory.max of `max` bytes: memory.high
+ * that far below it (1/16 of it, between 2 MiB and 256 MiB). */
+uint64_t policy_guard_high(uint64_t max);
+
 /* What differs between two policies of one service (reload). */
 struct policy_diff {
 	bool limits;         /* memory, cpu or pids limits: applied to the running cgroup */
 	bool oom_score_adj;  /* applied to the running processes */
 	bool rules;
+	bool pressure;       /* the PSI trigger: applied at the next start */
 	bool health;
 	/* What a new process would see ("command", "user/group",
 	 * "working_directory", "environment/rlimits", "output"): a running

@@ -60,6 +60,8 @@ static int update_service(struct service *svc, struct policy *p, struct json_obj
 	}
 	if (d.rules)
 		say(changes, "%s: rules updated", name);
+	if (d.pressure)
+		say(changes, "%s: pressure trigger updated: applies at the next start", name);
 	if (d.health)
 		say(changes, "%s: health checks updated", name);
 	if (d.process && active) {

@@ -72,7 +72,10 @@ int service_apply_limits(struct service *svc)
 	/* memory.max before memory.high so high <= max holds at every step;
 	 * low and min are protections and have no ordering constraint. */
 	r = r ?: write_limit(svc, "memory.max", &p->limits.memory_max);
-	r = r ?: write_limit(svc, "memory.high", &p->limits.memory_high);
+	/* The default guard's tripwire is guardian's doing, not the policy's:
+	 * a dry run changes nothing, so it leaves memory.high alone. */
+	if (!(p->limits.memory_high_is_guard && (svc->sup->cfg.dry_run || p->dry_run)))
+		r = r ?: write_limit(svc, "memory.high", &p->limits.memory_high);
 	r = r ?: write_limit(svc, "memory.low", &p->limits.memory_low);
 	r = r ?: write_limit(svc, "memory.min", &p->limits.memory_min);
 	r = r ?: write_limit(svc, "memory.swap.max", &p->limits.memory_swap_max);
@@ -707,7 +710,10 @@ int service_stop_because(struct service *svc, enum exit_cause cause, const char 
 	svc->restart_pending = false;
 	if (stop_idle(svc))
 		return 0;
-	record(svc, "stop", reason, svc->policy->stop.signal, &svc->pid, svc->pid ? 1 : 0, NULL);
+	/* The pressure engine and the system guard (EXIT_RULE) record their
+	 * decision with its figures themselves: one record per action. */
+	if (cause != EXIT_RULE)
+		record(svc, "stop", reason, svc->policy->stop.signal, &svc->pid, svc->pid ? 1 : 0, NULL);
 	return begin_stop(svc, cause, reason);
 }
 
@@ -718,8 +724,9 @@ int service_stop(struct service *svc)
 
 int service_restart(struct service *svc, enum exit_cause cause, const char *reason, bool counted)
 {
-	record(svc, "restart", reason, svc->state == SVC_RUNNING ? svc->policy->stop.signal : 0, &svc->pid,
-	       svc->pid ? 1 : 0, NULL);
+	if (cause != EXIT_RULE)
+		record(svc, "restart", reason, svc->state == SVC_RUNNING ? svc->policy->stop.signal : 0, &svc->pid,
+		       svc->pid ? 1 : 0, NULL);
 	if (svc->state == SVC_STOPPING) {
 		svc->want_running = true;
 		return 0;

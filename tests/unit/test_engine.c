@@ -1,7 +1,9 @@
 /* test_engine.c: the pressure engine's decisions from plain samples: rule
- * holds in every form, growth and time-to-max, the default guard's ladder
- * up and down, throttle release, rate limits, dry run, protected, and the
- * samples that must never fire (MADV_FREE'd memory, page cache). */
+ * holds in every form, growth and time-to-max, the default guard on a
+ * simulated kernel tripwire (warm-up and collected heaps left alone,
+ * leaks restarted, spikes killed, gentle steps only where they can work),
+ * rate limits, dry run, protected, and the samples that must never fire
+ * (MADV_FREE'd memory, page cache). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -27,6 +29,7 @@ static void setup_policy(uint64_t max_mb, size_t n_rules)
 	pol = (struct policy){ .service = "svc", .sample_interval = S, .rules = n_rules ? rules : NULL,
 			       .n_rules = n_rules };
 	pol.stop.timeout = 10 * S;
+	pol.restart.mode = RESTART_ON_FAILURE;
 	if (max_mb)
 		pol.limits.memory_max = (struct limit){ .set = true, .value = max_mb * MiB };
 	engine_free(&eng); /* a test may set up twice */
@@ -52,21 +55,6 @@ static size_t feed(struct engine_sample s)
 {
 	n_out = engine_feed(&eng, &s, out, ENGINE_MAX_DECISIONS);
 	return n_out;
-}
-
-/* Feed a linear leak from..to at `step` intervals; returns the first
- * decision of the given action (or NULL), stopping there. */
-static const struct engine_decision *leak_until(usec_t *t, double *mb, double rate_mbps, usec_t step,
-						 usec_t until, uint64_t max_mb, enum action_kind want)
-{
-	for (; *t < until; *t += step) {
-		*mb += rate_mbps * (double)step / 1e6;
-		feed(anon(*t, *mb, max_mb));
-		for (size_t i = 0; i < n_out; i++)
-			if (out[i].action == want)
-				return &out[i];
-	}
-	return NULL;
 }
 
 static void growth_is_a_least_squares_fit(void **state)
@@ -132,127 +120,246 @@ static void page_cache_reader_does_not_fire(void **state)
 	}
 }
 
-static void guard_climbs_the_ladder_gently(void **state)
-{
-	usec_t t = 0;
-	double mb = 0;
-	const struct engine_decision *d;
+/* The kernel as the tripwire sees it: memory.high just below memory.max
+ * holds a working set that reaches it, and memory.events `high` counts
+ * every throttled charge. */
+struct sim {
+	uint64_t max_mb, high_mb;
+	double want_mb;    /* what the service would hold without memory.high */
+	double file_mb;    /* page cache on top */
+	uint64_t ev_high;
+	bool holds;        /* memory.high holds it (false: a spike past it) */
+};
 
-	setup_policy(128, 0);
-	/* 4 MB/s toward 128M: fires once past half with under 20 s left. */
-	d = leak_until(&t, &mb, 4, 100 * MS, 60 * S, 128, ACTION_NOTIFY);
-	assert_non_null(d);
-	assert_string_equal(d->source, "default guard");
-	assert_int_equal(d->step, STEP_NOTIFY);
-	assert_int_equal(d->metric, METRIC_TIME_TO_MAX);
-	assert_true(d->working_set >= 64 * MiB && d->value <= 20e6 && d->threshold == 20e6);
-	assert_true(d->time_to_max_ms > 0 && d->growth_bps > 3.5 * MiB);
-	/* No page cache to reclaim: the next step is throttle, after 1 s. */
-	d = leak_until(&t, &mb, 4, 100 * MS, 60 * S, 128, ACTION_THROTTLE);
-	assert_non_null(d);
-	assert_int_equal(d->step, STEP_THROTTLE);
-	assert_true(d->memory_high > d->working_set && d->memory_high < 128 * MiB);
-	/* halfway between the working set and memory.max */
-	assert_true(llabs((long long)d->memory_high - (long long)(d->working_set + (128 * MiB - d->working_set) / 2)) < 8192);
-	assert_true(eng.throttled);
+static struct engine_sample sim_sample(struct sim *k, usec_t at)
+{
+	double ws = k->want_mb;
+	struct engine_sample s;
+
+	if (k->holds && k->high_mb && ws > (double)k->high_mb) {
+		ws = (double)k->high_mb + 0.5; /* a little past it, crawling */
+		k->ev_high += 50;
+	}
+	s = anon(at, ws, k->max_mb);
+	s.file = (uint64_t)(k->file_mb * MiB);
+	s.current += s.file;
+	s.memory_high = k->high_mb ? k->high_mb * MiB : UINT64_MAX;
+	s.ev_high = k->ev_high;
+	return s;
 }
 
-static void guard_escalates_when_throttle_cannot_hold(void **state)
+/* Run the service for `until` at `step`, its wish given by fn; count each
+ * action (undo included) and remember the first disruptive decision. */
+struct run {
+	unsigned count[_ACTION_MAX];
+	struct engine_decision first_disruptive;
+	bool disrupted;
+	usec_t disrupted_at;
+};
+
+static void run_sim(struct sim *k, usec_t *t, usec_t until, usec_t step, double (*fn)(usec_t), struct run *r)
 {
-	usec_t t = 0;
-	double mb = 0;
-	const struct engine_decision *d;
-	enum action_kind seen[8];
-	size_t n_seen = 0;
-
-	setup_policy(128, 0);
-	assert_non_null(leak_until(&t, &mb, 4, 100 * MS, 60 * S, 128, ACTION_THROTTLE));
-	/* It grows on to the lowered memory.high, where the kernel holds it:
-	 * pushing, crawling. */
-	for (; t < 120 * S && mb < (double)eng.throttle_high / MiB; t += 100 * MS) {
-		mb += 0.4;
-		feed(anon(t, mb, 128));
-		assert_int_equal(n_out, 0);
-	}
-	for (; t < 120 * S && (!n_seen || seen[n_seen - 1] != ACTION_RESTART); t += 100 * MS) {
-		mb += 0.01;
-		feed(anon(t, mb, 128));
-		for (size_t i = 0; i < n_out; i++)
-			seen[n_seen++] = out[i].action;
-	}
-	assert_int_equal(n_seen, 3);
-	assert_int_equal(seen[0], ACTION_OOM_ADJ);
-	assert_int_equal(seen[1], ACTION_FREEZE);
-	assert_int_equal(seen[2], ACTION_RESTART);
-	d = &out[0];
-	assert_int_equal(d->step, STEP_RESTART);
-	assert_int_equal(d->verdict, VERDICT_ACT);
-	assert_int_equal(d->metric, METRIC_WORKING_SET);
-}
-
-static void guard_releases_throttle_when_the_leak_stops(void **state)
-{
-	usec_t t = 0;
-	double mb = 0;
-	bool released = false, idle = false;
-
-	setup_policy(128, 0);
-	pol.limits.memory_high = (struct limit){ .set = true, .value = 120 * MiB };
-	assert_non_null(leak_until(&t, &mb, 4, 100 * MS, 60 * S, 128, ACTION_THROTTLE));
-	/* It stops growing well below the lowered memory.high. */
-	for (; t < 200 * S && !idle; t += 100 * MS) {
-		feed(anon(t, mb, 128));
+	for (; *t < until; *t += step) {
+		k->want_mb = fn(*t);
+		feed(sim_sample(k, *t));
 		for (size_t i = 0; i < n_out; i++) {
-			if (out[i].action == ACTION_THROTTLE && out[i].undo) {
-				released = true;
-				assert_int_equal(out[i].memory_high, 120 * MiB); /* the policy's */
+			r->count[out[i].action]++;
+			if (!r->disrupted && (out[i].action == ACTION_RESTART || out[i].action == ACTION_STOP ||
+					      out[i].action == ACTION_KILL)) {
+				r->first_disruptive = out[i];
+				r->disrupted = true;
+				r->disrupted_at = *t;
 			}
-			if (out[i].action == ACTION_RESTART || out[i].action == ACTION_KILL)
-				fail_msg("a stopped leak must not be restarted");
 		}
-		idle = eng.step == STEP_IDLE;
+		if (r->disrupted)
+			return;
 	}
-	assert_true(released);
-	assert_true(idle);
-	assert_false(eng.throttled);
 }
 
-static void spike_goes_straight_to_restart_or_kill(void **state)
+static void setup_guard(uint64_t max_mb)
 {
+	setup_policy(max_mb, 0);
+	pol.limits.memory_high = (struct limit){ .set = true, .value = policy_guard_high(max_mb * MiB) };
+}
+
+static struct sim guard_sim(uint64_t max_mb)
+{
+	return (struct sim){ .max_mb = max_mb, .high_mb = policy_guard_high(max_mb * MiB) / MiB, .holds = true };
+}
+
+/* 100 MB/s for 1.2 s, then flat at 120 MB of 256M: a cache warming up. */
+static double warm_up(usec_t t) { return t < 1200 * MS ? 5 + 100.0 * (double)t / 1e6 : 125; }
+/* ... the same burst, flat at 210 MB (82%), just below the tripwire. */
+static double warm_up_high(usec_t t) { return t < 2050 * MS ? 5 + 100.0 * (double)t / 1e6 : 210; }
+/* A collected heap: 60 -> 200 MB at 70 MB/s, back to 60, every 2 s. */
+static double gc_heap(usec_t t) { return 60 + 140.0 * (double)(t % (2 * S)) / (2e6); }
+static double leak20(usec_t t) { return 5 + 20.0 * (double)t / 1e6; }
+static double leak100(usec_t t) { return 5 + 100.0 * (double)t / 1e6; }
+static double leak400(usec_t t) { return 5 + 400.0 * (double)t / 1e6; }
+
+static void a_service_that_grows_fast_then_stays_flat_is_left_alone(void **state)
+{
+	struct sim k = guard_sim(256);
+	struct run r = { 0 };
+	usec_t t = 0;
+
+	setup_guard(256);
+	run_sim(&k, &t, 60 * S, 100 * MS, warm_up, &r);
+	assert_false(r.disrupted);
+	assert_int_equal(r.count[ACTION_THROTTLE] + r.count[ACTION_RECLAIM] + r.count[ACTION_FREEZE], 0);
+	/* Flat at 82%, after a burst whose fit said memory.max was 0.5 s away:
+	 * a warning at most, never a restart. */
+	setup_guard(256);
+	k = guard_sim(256), r = (struct run){ 0 }, t = 0;
+	run_sim(&k, &t, 60 * S, 100 * MS, warm_up_high, &r);
+	assert_false(r.disrupted);
+	assert_int_equal(r.count[ACTION_THROTTLE] + r.count[ACTION_RECLAIM], 0);
+	assert_true(r.count[ACTION_NOTIFY] >= 1);
+	assert_int_equal(eng.step, STEP_IDLE); /* calm again */
+}
+
+static void a_heap_that_grows_and_shrinks_is_left_alone(void **state)
+{
+	struct sim k = guard_sim(256);
+	struct run r = { 0 };
+	usec_t t = 0;
+
+	setup_guard(256);
+	run_sim(&k, &t, 60 * S, 100 * MS, gc_heap, &r);
+	assert_false(r.disrupted);
+	assert_int_equal(r.count[ACTION_THROTTLE] + r.count[ACTION_RECLAIM] + r.count[ACTION_FREEZE], 0);
+}
+
+static void a_leak_held_at_the_tripwire_is_restarted_before_memory_max(void **state)
+{
+	double (*leaks[])(usec_t) = { leak20, leak100, leak400 };
+
+	for (size_t i = 0; i < ARRAY_SIZE(leaks); i++) {
+		struct sim k = guard_sim(256);
+		struct run r = { 0 };
+		usec_t t = 0;
+
+		setup_guard(256);
+		run_sim(&k, &t, 60 * S, 100 * MS, leaks[i], &r);
+		assert_true(r.disrupted);
+		assert_int_equal(r.first_disruptive.action, ACTION_RESTART);
+		assert_int_equal(r.first_disruptive.verdict, VERDICT_ACT);
+		assert_int_equal(r.first_disruptive.step, STEP_RESTART);
+		assert_int_equal(r.first_disruptive.metric, METRIC_WORKING_SET);
+		assert_non_null(strstr(r.first_disruptive.reason, "held at memory.high"));
+		/* Anonymous memory and no swap: the gentle steps could not work,
+		 * and the record says so. */
+		assert_non_null(strstr(r.first_disruptive.reason, "reclaim and throttle skipped: nothing to give back"));
+		assert_int_equal(r.count[ACTION_THROTTLE] + r.count[ACTION_RECLAIM], 0);
+		/* ... within EVIDENCE_HOLD and a sample of reaching memory.high */
+		assert_true(r.first_disruptive.working_set <= k.high_mb * MiB + MiB);
+	}
+}
+
+static void a_spike_the_tripwire_cannot_hold_is_killed(void **state)
+{
+	struct sim k = guard_sim(256);
+	struct run r = { 0 };
+	usec_t t = 0;
+
+	setup_guard(256);
+	k.holds = false; /* it got past memory.high between two samples */
+	run_sim(&k, &t, 60 * S, 100 * MS, leak400, &r);
+	assert_true(r.disrupted);
+	assert_int_equal(r.first_disruptive.action, ACTION_KILL);
+	assert_true(r.first_disruptive.working_set >= 0.97 * 256 * MiB);
+}
+
+static void without_a_tripwire_evidence_is_growth_near_memory_max(void **state)
+{
+	struct sim k = { .max_mb = 256, .holds = false };
+	struct run r = { 0 };
+	usec_t t = 0;
+
+	setup_policy(256, 0); /* memory_high: max */
+	run_sim(&k, &t, 60 * S, 100 * MS, leak20, &r);
+	assert_true(r.disrupted);
+	assert_int_equal(r.first_disruptive.action, ACTION_RESTART);
+	assert_true(r.first_disruptive.working_set >= 0.90 * 256 * MiB);
+	assert_non_null(strstr(r.first_disruptive.reason, "no memory.high tripwire"));
+	/* A warm-up that stops at 82% is still left alone. */
 	setup_policy(256, 0);
-	feed(anon(0, 5, 256));
-	feed(anon(1 * S, 5, 256));
-	/* 100 MB/s: one calm sample later 105 MB, 1.5 s left. */
-	feed(anon(2 * S, 105, 256));
-	assert_int_equal(n_out, 1);
-	assert_int_equal(out[0].action, ACTION_RESTART);
-	assert_int_equal(out[0].step, STEP_RESTART);
-	/* Under a second left: cgroup.kill. */
-	setup_policy(256, 0);
-	feed(anon(0, 5, 256));
-	feed(anon(500 * MS, 205, 256));
-	assert_int_equal(n_out, 1);
-	assert_int_equal(out[0].action, ACTION_KILL);
+	k = (struct sim){ .max_mb = 256 }, r = (struct run){ 0 }, t = 0;
+	run_sim(&k, &t, 60 * S, 100 * MS, warm_up_high, &r);
+	assert_false(r.disrupted);
+}
+
+/* 4 MB/s with 40 MB of page cache: warnings take the gentle steps that can
+ * give memory back, and a throttle that gave nothing back is released. */
+static double slow_leak(usec_t t) { return 20 + 4.0 * (double)t / 1e6; }
+
+static void gentle_steps_only_where_there_is_memory_to_give_back(void **state)
+{
+	struct sim k = guard_sim(128);
+	struct run r = { 0 };
+	usec_t t = 0;
+
+	setup_guard(128);
+	k.file_mb = 40;
+	run_sim(&k, &t, 12 * S, 100 * MS, slow_leak, &r);
+	assert_true(r.count[ACTION_NOTIFY] >= 1);
+	assert_int_equal(r.count[ACTION_RECLAIM], 1);
+	assert_int_equal(r.count[ACTION_THROTTLE], 2); /* on, then released: it gave nothing back */
+	assert_false(eng.throttled);
+	/* Anonymous memory only: notify, and nothing else until the kernel's
+	 * evidence. */
+	setup_guard(128);
+	k = guard_sim(128), r = (struct run){ 0 }, t = 0;
+	run_sim(&k, &t, 12 * S, 100 * MS, slow_leak, &r);
+	assert_true(r.count[ACTION_NOTIFY] >= 1);
+	assert_int_equal(r.count[ACTION_RECLAIM] + r.count[ACTION_THROTTLE], 0);
+	assert_false(r.disrupted);
+}
+
+static void restart_never_makes_the_ladder_stop_the_service(void **state)
+{
+	struct sim k = guard_sim(256);
+	struct run r = { 0 };
+	usec_t t = 0;
+
+	setup_guard(256);
+	pol.restart.mode = RESTART_NEVER;
+	run_sim(&k, &t, 60 * S, 100 * MS, leak100, &r);
+	assert_true(r.disrupted);
+	assert_int_equal(r.first_disruptive.action, ACTION_STOP);
+	assert_int_equal(r.first_disruptive.step, STEP_RESTART);
+}
+
+/* One run toward 256M that spikes past the tripwire at `at`: a kill. */
+static void spike_at(usec_t at)
+{
+	struct sim k = guard_sim(256);
+
+	k.holds = false;
+	k.want_mb = 5;
+	feed(sim_sample(&k, at));
+	k.want_mb = 252;
+	feed(sim_sample(&k, at + 500 * MS));
 }
 
 static void restarts_are_rate_limited(void **state)
 {
-	setup_policy(256, 0);
-	feed(anon(0, 5, 256));
-	feed(anon(500 * MS, 205, 256));
+	setup_guard(256);
+	spike_at(0);
+	assert_int_equal(n_out, 1);
+	assert_int_equal(out[0].action, ACTION_KILL);
 	assert_int_equal(out[0].verdict, VERDICT_ACT);
 	/* A new run (the service restarted) spiking again 2 s later. */
 	engine_reset(&eng, &pol, false);
-	feed(anon(2 * S, 5, 256));
-	feed(anon(2500 * MS, 205, 256));
+	spike_at(2 * S);
 	assert_int_equal(n_out, 1);
 	assert_int_equal(out[0].verdict, VERDICT_RATE_LIMITED);
 	/* ... recorded once, not on every sample */
-	feed(anon(2600 * MS, 215, 256));
+	feed(anon(2600 * MS, 253, 256));
 	assert_int_equal(n_out, 0);
 	/* 10 s after the first it may act again. */
-	feed(anon(10 * S, 150, 256));
-	feed(anon(10 * S + 500 * MS, 225, 256));
+	engine_reset(&eng, &pol, false);
+	spike_at(10 * S);
 	assert_int_equal(n_out, 1);
 	assert_int_equal(out[0].verdict, VERDICT_ACT);
 }
@@ -262,55 +369,73 @@ static void kills_per_window_and_futile_backoff(void **state)
 	usec_t t = 0;
 	int acted = 0;
 
-	setup_policy(256, 0);
+	setup_guard(256);
 	/* One spike every 11 s: at most 5 act within 10 minutes. */
 	for (int k = 0; k < 8; k++, t += 11 * S) {
 		engine_reset(&eng, &pol, false);
-		feed(anon(t, 5, 256));
-		feed(anon(t + 500 * MS, 205, 256));
+		spike_at(t);
 		acted += n_out && out[0].verdict == VERDICT_ACT;
 	}
 	assert_int_equal(acted, 5);
 	/* A kill that freed nothing doubles the gap. */
-	setup_policy(256, 0);
+	setup_guard(256);
 	engine_note_futile_kill(&eng);
-	feed(anon(0, 5, 256));
-	feed(anon(500 * MS, 205, 256));
+	spike_at(0);
 	assert_int_equal(out[0].verdict, VERDICT_ACT);
 	engine_reset(&eng, &pol, false);
-	feed(anon(15 * S, 5, 256));
-	feed(anon(15 * S + 500 * MS, 205, 256));
+	spike_at(15 * S);
 	assert_int_equal(out[0].verdict, VERDICT_RATE_LIMITED); /* 15 s < 20 s */
 }
 
 static void dry_run_records_what_would_happen(void **state)
 {
+	struct sim k = guard_sim(256);
+	struct run r = { 0 };
 	usec_t t = 0;
-	double mb = 0;
-	const struct engine_decision *d;
 
-	setup_policy(128, 0);
+	setup_guard(256);
 	pol.dry_run = true;
 	engine_reset(&eng, &pol, false);
-	d = leak_until(&t, &mb, 4, 100 * MS, 60 * S, 128, ACTION_THROTTLE);
-	assert_non_null(d);
-	assert_int_equal(d->verdict, VERDICT_DRY_RUN);
+	run_sim(&k, &t, 60 * S, 100 * MS, leak20, &r);
+	assert_true(r.disrupted);
+	assert_int_equal(r.first_disruptive.verdict, VERDICT_DRY_RUN);
 	/* The global --dry-run as well. */
-	pol.dry_run = false;
+	setup_guard(256);
 	engine_reset(&eng, &pol, true);
-	t = 0, mb = 0;
-	d = leak_until(&t, &mb, 4, 100 * MS, 60 * S, 128, ACTION_NOTIFY);
-	assert_non_null(d);
-	assert_int_equal(d->verdict, VERDICT_DRY_RUN);
+	k = guard_sim(256), r = (struct run){ 0 }, t = 0;
+	run_sim(&k, &t, 60 * S, 100 * MS, leak20, &r);
+	assert_true(r.disrupted);
+	assert_int_equal(r.first_disruptive.verdict, VERDICT_DRY_RUN);
+}
+
+static void the_engine_is_engaged_while_acting_and_for_a_while_after(void **state)
+{
+	struct sim k = guard_sim(256);
+	struct run r = { 0 };
+	usec_t t = 0;
+	bool stalled;
+
+	setup_guard(256);
+	assert_false(engine_engaged(&eng, 1000 * S, 30 * S, &stalled));
+	run_sim(&k, &t, 60 * S, 100 * MS, leak100, &r);
+	assert_true(r.disrupted);
+	/* Held at its memory.high: its stall is its own limit's. */
+	assert_true(engine_engaged(&eng, 1000 * S + t, 30 * S, &stalled));
+	assert_true(stalled);
+	/* The next run, calm: engaged for 30 s after the restart, then not. */
+	engine_reset(&eng, &pol, false);
+	feed(anon(t + 1 * S, 5, 256));
+	assert_true(engine_engaged(&eng, 1000 * S + t + 29 * S, 30 * S, &stalled));
+	assert_false(stalled);
+	assert_false(engine_engaged(&eng, 1000 * S + t + 31 * S, 30 * S, &stalled));
 }
 
 static void protected_service_is_not_restarted_by_the_guard(void **state)
 {
-	setup_policy(256, 0);
+	setup_guard(256);
 	pol.protected_ = true;
 	engine_reset(&eng, &pol, false);
-	feed(anon(0, 5, 256));
-	feed(anon(500 * MS, 205, 256));
+	spike_at(0);
 	assert_int_equal(n_out, 1);
 	assert_int_equal(out[0].action, ACTION_NOTIFY);
 	assert_int_equal(out[0].verdict, VERDICT_PROTECTED);
@@ -477,10 +602,14 @@ int main(void)
 		cmocka_unit_test_teardown(flat_service_has_no_time_to_max, teardown),
 		cmocka_unit_test_teardown(madv_free_memory_does_not_fire, teardown),
 		cmocka_unit_test_teardown(page_cache_reader_does_not_fire, teardown),
-		cmocka_unit_test_teardown(guard_climbs_the_ladder_gently, teardown),
-		cmocka_unit_test_teardown(guard_escalates_when_throttle_cannot_hold, teardown),
-		cmocka_unit_test_teardown(guard_releases_throttle_when_the_leak_stops, teardown),
-		cmocka_unit_test_teardown(spike_goes_straight_to_restart_or_kill, teardown),
+		cmocka_unit_test_teardown(a_service_that_grows_fast_then_stays_flat_is_left_alone, teardown),
+		cmocka_unit_test_teardown(a_heap_that_grows_and_shrinks_is_left_alone, teardown),
+		cmocka_unit_test_teardown(a_leak_held_at_the_tripwire_is_restarted_before_memory_max, teardown),
+		cmocka_unit_test_teardown(a_spike_the_tripwire_cannot_hold_is_killed, teardown),
+		cmocka_unit_test_teardown(without_a_tripwire_evidence_is_growth_near_memory_max, teardown),
+		cmocka_unit_test_teardown(gentle_steps_only_where_there_is_memory_to_give_back, teardown),
+		cmocka_unit_test_teardown(restart_never_makes_the_ladder_stop_the_service, teardown),
+		cmocka_unit_test_teardown(the_engine_is_engaged_while_acting_and_for_a_while_after, teardown),
 		cmocka_unit_test_teardown(restarts_are_rate_limited, teardown),
 		cmocka_unit_test_teardown(kills_per_window_and_futile_backoff, teardown),
 		cmocka_unit_test_teardown(dry_run_records_what_would_happen, teardown),

@@ -16,6 +16,8 @@
 
 /* Fixture paths are relative to tests/fixtures/policies so the expected
  * messages read exactly as a user would see them. */
+#define MiB (1024ULL * 1024ULL)
+
 static int chdir_fixtures(void **state)
 {
 	const char *root = getenv("GUARDIAN_FIXTURES");
@@ -310,6 +312,43 @@ static void test_minimal_policy_gets_documented_defaults(void **state)
 	policy_free(p);
 }
 
+static void test_default_guard_sets_its_tripwire_below_memory_max(void **state)
+{
+	struct policy *p = load_ok("good/tripwire.yaml");
+
+	/* 256M - 256M/16: the kernel throttles there, memory.events says so. */
+	assert_true(p->limits.memory_high.set);
+	assert_true(p->limits.memory_high_is_guard);
+	assert_int_equal(p->limits.memory_high.value, 240 * MiB);
+	assert_true(p->pressure.full);
+	assert_int_equal(p->pressure.window_usec, 2 * USEC_PER_SEC);
+	assert_int_equal(p->pressure.stall_usec, 200 * USEC_PER_MSEC);
+	policy_free(p);
+	/* The policy's own memory.high stays as written. */
+	p = load_ok("good/own-high.yaml");
+	assert_int_equal(p->limits.memory_high.value, 200 * MiB);
+	assert_false(p->limits.memory_high_is_guard);
+	policy_free(p);
+	/* No memory_max, or rules of its own: no tripwire. */
+	p = load_ok("good/minimal.yaml");
+	assert_false(p->limits.memory_high.set);
+	policy_free(p);
+	/* The margin is 1/16, at least 2 MiB, at most 256 MiB. */
+	assert_int_equal(policy_guard_high(16 * MiB), 14 * MiB);
+	assert_int_equal(policy_guard_high(16ULL << 30), (16ULL << 30) - 256 * MiB);
+}
+
+static void test_pressure_trigger_is_validated(void **state)
+{
+	EXPECT_ERRORS("bad/pressure.yaml",
+		      "bad/pressure.yaml:3:11: pressure: give some or full, not both");
+	EXPECT_ERRORS("bad/pressure-values.yaml",
+		      "bad/pressure-values.yaml:3:18: pressure.some: must be a percentage above 0% and at most 100%, like 15%, got '0%'",
+		      "bad/pressure-values.yaml:3:37: pressure.stall: unknown key");
+	EXPECT_ERRORS("bad/pressure-window.yaml",
+		      "bad/pressure-window.yaml:3:30: pressure.window: must be between 500ms and 10s (the kernel's PSI window), got 100ms");
+}
+
 static void test_unknown_keys_rejected_with_nearest_suggestion(void **state)
 {
 	EXPECT_ERRORS("bad/unknown-key.yaml",
@@ -536,6 +575,8 @@ int main(void)
 		cmocka_unit_test(test_example_recorder_is_the_issue_policy),
 		cmocka_unit_test(test_full_fixture_every_field_exact),
 		cmocka_unit_test(test_minimal_policy_gets_documented_defaults),
+		cmocka_unit_test(test_default_guard_sets_its_tripwire_below_memory_max),
+		cmocka_unit_test(test_pressure_trigger_is_validated),
 		cmocka_unit_test(test_unknown_keys_rejected_with_nearest_suggestion),
 		cmocka_unit_test(test_missing_service_and_command_reported_at_the_map),
 		cmocka_unit_test(test_wrong_types_all_reported_in_one_pass),

@@ -149,6 +149,45 @@ static void psi_full_must_stay_high_for_the_hold(void **state)
 		assert_int_equal(sysguard_check(&cfg, &st, &s), SG_TRIGGER_NONE);
 }
 
+static void psi_trigger_names_how_long_it_was_held_even_after_deciding(void **state)
+{
+	struct sysguard_config cfg = config();
+	struct sysguard_state st = { 0 };
+	struct sysguard_sample s = sample(100 * SEC, 500, 60);
+
+	assert_int_equal(sysguard_check(&cfg, &st, &s), SG_TRIGGER_NONE);
+	s.at += SYSGUARD_PSI_HOLD + 2 * SEC;
+	assert_int_equal(sysguard_check(&cfg, &st, &s), SG_TRIGGER_PSI_FULL);
+	assert_int_equal(st.psi_held, SYSGUARD_PSI_HOLD + 2 * SEC);
+	/* Acting starts the hold over; what it was stays for the record (it
+	 * read as the daemon's uptime before). */
+	(void)sysguard_decide(&cfg, &st, SG_TRIGGER_PSI_FULL, s.at, 1, false, true);
+	assert_int_equal(st.psi_high_since, 0);
+	assert_int_equal(st.psi_held, SYSGUARD_PSI_HOLD + 2 * SEC);
+}
+
+static void stall_of_a_service_at_its_own_limit_is_not_the_machines(void **state)
+{
+	struct sysguard_config cfg = config();
+	struct sysguard_state st = { 0 };
+	struct sysguard_sample s = sample(100 * SEC, 500, 60);
+
+	/* A service held at its memory.high drives system PSI full up: not a
+	 * machine short of memory. */
+	s.psi_self = true;
+	for (int i = 0; i < 60; i++, s.at += SEC)
+		assert_int_equal(sysguard_check(&cfg, &st, &s), SG_TRIGGER_NONE);
+	/* MemAvailable still counts. */
+	s.mem_available = 50 * MIB;
+	assert_int_equal(sysguard_check(&cfg, &st, &s), SG_TRIGGER_MEM_AVAILABLE);
+	/* Once that stall is over, PSI full counts again, from then. */
+	s.mem_available = 500 * MIB;
+	s.psi_self = false;
+	assert_int_equal(sysguard_check(&cfg, &st, &s), SG_TRIGGER_NONE);
+	s.at += SYSGUARD_PSI_HOLD;
+	assert_int_equal(sysguard_check(&cfg, &st, &s), SG_TRIGGER_PSI_FULL);
+}
+
 static void acts_once_then_waits_for_the_victim(void **state)
 {
 	struct sysguard_config cfg = config();
@@ -280,6 +319,8 @@ int main(void)
 		cmocka_unit_test(meminfo_is_parsed_strictly),
 		cmocka_unit_test(mem_available_below_threshold_triggers),
 		cmocka_unit_test(psi_full_must_stay_high_for_the_hold),
+		cmocka_unit_test(psi_trigger_names_how_long_it_was_held_even_after_deciding),
+		cmocka_unit_test(stall_of_a_service_at_its_own_limit_is_not_the_machines),
 		cmocka_unit_test(acts_once_then_waits_for_the_victim),
 		cmocka_unit_test(escalates_when_memory_does_not_come_back),
 		cmocka_unit_test(no_escalation_once_memory_is_back),

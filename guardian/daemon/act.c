@@ -64,10 +64,10 @@ static int do_oom_adj(struct service *svc, bool undo, char *note, size_t len)
 static int do_kill(struct service *svc, const char *reason, struct act_result *res)
 {
 	struct group_kill k;
-	int r = group_kill_prepare(svc->cgfd, &k);
+	int r;
 
-	if (r < 0)
-		return r;
+	/* Without the pids the group is still killed, only not released. */
+	(void)group_kill_prepare(svc->cgfd, &k);
 	/* Through the service's own stop path, so the exit is classified as
 	 * the engine's and the restart policy decides what follows. */
 	if (svc->policy->restart.mode == RESTART_NEVER)

@@ -349,6 +349,14 @@ static void bpf_cgroup_opened(void *data, struct service *svc)
 
 static void bpf_removed(void *data, struct service *svc)
 {
+	/* A policy removed and added back before the old service was reaped
+	 * shares its cgroup (and id) with the new one, which keeps it. */
+	for (size_t i = 0; i < svc->sup->n_services; i++) {
+		const struct service *other = svc->sup->services[i];
+
+		if (other != svc && !other->removed && other->cgroup_id == svc->cgroup_id)
+			return;
+	}
 	bpf_observers_unguard(data, svc->cgroup_id);
 }
 

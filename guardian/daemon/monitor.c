@@ -69,6 +69,12 @@ static int sync_policy(struct monitor *m)
 {
 	if (m->policy == m->svc->policy)
 		return 0;
+	/* The engine forgets its throttle and freeze: undo them on the group
+	 * first, or they would outlive it (and a throttle near memory.max
+	 * would read as the kernel's tripwire). */
+	if (m->running)
+		act_restore(m->svc, m->we_froze, m->we_throttled);
+	m->we_froze = m->we_throttled = false;
 	m->policy = m->svc->policy;
 	m->have_first = false;
 	return engine_reset(&m->eng, m->policy, dry(m->svc));

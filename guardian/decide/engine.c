@@ -445,8 +445,13 @@ static void throttle_check(struct engine *e, struct engine_decision *out, size_t
 	e->push_since = pushing ? (e->push_since ?: s->at) : 0;
 	e->stall_since = s->psi_full10 >= THROTTLE_STALL_PSI ? (e->stall_since ?: s->at) : 0;
 	e->unpushed_since = !pushing && g < GROWTH_MIN ? (e->unpushed_since ?: s->at) : 0;
-	if (e->throttle_by_guard)
+	if (e->throttle_by_guard) {
+		if (s->at - e->throttle_at >= THROTTLE_MAX) {
+			throttle_release(e, out, max, n, "held for the longest a throttle may last (2m)");
+			e->gentle_done = true;
+		}
 		return;
+	}
 	if (e->unpushed_since && s->at - e->unpushed_since >= THROTTLE_CALM &&
 	    !(e->throttle_rule >= 0 && (size_t)e->throttle_rule < e->p->n_rules && e->rules[e->throttle_rule].past))
 		throttle_release(e, out, max, n, "the growth stopped below it and the rule no longer holds");
@@ -735,8 +740,8 @@ enum engine_step engine_next_step(const struct engine *e, usec_t *ret_at)
 	if (e->step == STEP_IDLE)
 		return STEP_NOTIFY;
 	g = next_gentle(e, e->step, why, sizeof(why));
-	if (g == STEP_IDLE) /* only evidence from the kernel goes further */
-		return STEP_RESTART;
+	if (g == STEP_IDLE) /* only the kernel's evidence goes further */
+		return STEP_IDLE;
 	*ret_at = e->step_at + STEP_DWELL;
 	return g;
 }

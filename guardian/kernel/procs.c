@@ -12,6 +12,10 @@
 
 #include "cgfs.h"
 
+/* Fds left free for cgroup.kill and its freeze-and-signal fallback when a
+ * group has more processes than guardian may open pidfds. */
+#define KILL_FD_RESERVE 8
+
 #ifndef SYS_process_mrelease
 #define SYS_process_mrelease 448 /* Linux 5.15; the same number on every arch */
 #endif
@@ -30,8 +34,23 @@ int group_kill_prepare(int cgfd, struct group_kill *ret)
 		free(k.pids);
 		return -ENOMEM;
 	}
-	for (size_t i = 0; i < k.n; i++)
+	for (size_t i = 0; i < k.n; i++) {
 		k.pidfds[i] = (int)syscall(SYS_pidfd_open, k.pids[i], 0);
+		if (k.pidfds[i] >= 0 || (errno != EMFILE && errno != ENFILE))
+			continue;
+		/* Out of fds: the rest are killed but not released, and the
+		 * last few pidfds make room for the kill itself. */
+		for (size_t j = i + 1; j < k.n; j++)
+			k.pidfds[j] = -1;
+		for (size_t j = i, freed = 0; j > 0 && freed < KILL_FD_RESERVE; j--)
+			if (k.pidfds[j - 1] >= 0) {
+				close(k.pidfds[j - 1]);
+				k.pidfds[j - 1] = -1;
+				freed++;
+			}
+		k.unreleased = k.n - i;
+		break;
+	}
 	*ret = k;
 	return 0;
 }
@@ -40,7 +59,7 @@ int group_kill_finish(int cgfd, struct group_kill *k)
 {
 	int r = cgfs_kill(cgfd);
 
-	for (size_t i = 0; i < k->n; i++) {
+	for (size_t i = 0; k->pidfds && i < k->n; i++) {
 		if (k->pidfds[i] < 0 || r < 0)
 			continue;
 		if (syscall(SYS_process_mrelease, k->pidfds[i], 0) == 0)
@@ -55,10 +74,9 @@ int group_kill_finish(int cgfd, struct group_kill *k)
 
 int group_kill_and_release(int cgfd, struct group_kill *ret)
 {
-	int r = group_kill_prepare(cgfd, ret);
-
-	if (r < 0)
-		return r;
+	/* Without the pids (cgroup.procs unreadable, no memory) the group is
+	 * still killed, only not released. */
+	(void)group_kill_prepare(cgfd, ret);
 	return group_kill_finish(cgfd, ret);
 }
 

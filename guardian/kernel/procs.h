@@ -19,15 +19,18 @@ struct group_kill {
 	unsigned exited;    /* ESRCH: its exit had freed it already */
 	unsigned failed;    /* any other error, the first in `error` */
 	int error;
+	size_t unreleased;  /* no pidfd could be opened (out of fds): killed, not released */
 };
 
-/* Read cgroup.procs and open a pidfd for each process. */
+/* Read cgroup.procs and open a pidfd for each process; out of fds, the
+ * rest go without (and a few are closed again, so the kill has room). */
 int group_kill_prepare(int cgfd, struct group_kill *ret);
 /* cgroup.kill (cgfs_kill), then process_mrelease on every pidfd so the
  * memory comes back now, not when each exit gets to it. mrelease only
  * when the kill succeeded: a live process cannot be released. */
 int group_kill_finish(int cgfd, struct group_kill *k);
-/* Both, for a caller with nothing to do in between. */
+/* Both, for a caller with nothing to do in between; the group is killed
+ * even when its processes could not be read. */
 int group_kill_and_release(int cgfd, struct group_kill *ret);
 /* Close the pidfds and free; safe on a zeroed or finished kill. */
 void group_kill_done(struct group_kill *k);

@@ -13,6 +13,10 @@
 
 #define svc_name(svc) ((svc)->policy->service)
 
+/* A cgroup.kill that failed (out of fds or memory) is tried again this
+ * often until the group is empty. */
+#define KILL_RETRY (1 * USEC_PER_SEC)
+
 static void service_on_group_empty(struct service *svc);
 static int service_watch_group(struct service *svc);
 static void schedule_restart_or_stop(struct service *svc);
@@ -245,8 +249,13 @@ static int on_main_exit(struct loop_source *src, int fd, uint32_t revents, void 
 		/* A daemon that forked into the background, or a followed process
 		 * that handed over to another (setsid, then exec, then fork): the
 		 * group is the service while it holds processes. */
-		if (service_adopt_main(svc) == 0)
+		if (service_adopt_main(svc) == 0) {
+			if (lifecycle_exit_failed(&svc->last_exit)) { /* its run was ended above: it goes on */
+				service_resume_health(svc);
+				supervisor_notify(svc, running);
+			}
 			return 0;
+		}
 	}
 	log_notice("%s: main process failed; killing the rest of its group", svc_name(svc));
 	return cgfs_kill(svc->cgfd);
@@ -596,10 +605,8 @@ static int on_stop_timeout(struct loop_source *src, int fd, uint32_t revents, vo
 
 	loop_source_freep(&svc->timer);
 	r = group_kill_prepare(svc->cgfd, &k);
-	if (r < 0) {
-		json_object_put(extra);
-		return log_error_errno(r, "%s: cannot read %s/cgroup.procs", svc_name(svc), svc->cgroup);
-	}
+	if (r < 0) /* no pids for the record, but the kill must still happen */
+		log_warning_errno(r, "%s: cannot read %s/cgroup.procs", svc_name(svc), svc->cgroup);
 	snprintf(reason, sizeof(reason), "still running %.1fs after SIG%s (stop.timeout)",
 		 (double)(now_monotonic() - svc->stop_began) / USEC_PER_SEC,
 		 sigabbrev_np(svc->policy->stop.signal));
@@ -611,8 +618,11 @@ static int on_stop_timeout(struct loop_source *src, int fd, uint32_t revents, vo
 	record(svc, "kill", reason, SIGKILL, k.pids, k.n, extra);
 	r = group_kill_finish(svc->cgfd, &k);
 	group_kill_done(&k);
-	if (r < 0)
-		return log_error_errno(r, "%s: cgroup.kill of %s", svc_name(svc), svc->cgroup);
+	if (r < 0) {
+		/* Never stay in STOPPING with nothing pending: try again. */
+		(void)loop_add_timer(svc->sup->loop, KILL_RETRY, on_stop_timeout, svc, &svc->timer);
+		return log_error_errno(r, "%s: cgroup.kill of %s (trying again in 1s)", svc_name(svc), svc->cgroup);
+	}
 	return 0;
 }
 

@@ -373,7 +373,23 @@ static void on_service_changed(void *data, struct service *svc)
 		(void)loop_add_timer(c->loop, 0, on_kick, c, &c->kick);
 }
 
-static const struct service_hooks control_hooks = { .changed = on_service_changed };
+/* The service is about to be freed (its policy was removed and it has
+ * stopped): answer a command waiting on it now, while it still exists. */
+static void on_service_removed(void *data, struct service *svc)
+{
+	struct control *c = data;
+
+	if (!c->head || c->head->svc != svc)
+		return;
+	if (c->head->waiting)
+		pending_done(c, settled_reply(c, c->head->cmd, svc));
+	else
+		c->head->svc = NULL; /* looked up again by name when it runs */
+	if (c->head && !c->kick)
+		(void)loop_add_timer(c->loop, 0, on_kick, c, &c->kick);
+}
+
+static const struct service_hooks control_hooks = { .changed = on_service_changed, .removed = on_service_removed };
 
 static void enqueue(struct control *c, int fd, const char *cmd, struct service *svc)
 {

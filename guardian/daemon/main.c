@@ -16,6 +16,7 @@
 #include "log.h"
 #include "loop.h"
 #include "notify.h"
+#include "spawn.h"
 #include "policy.h"
 #include "monitor.h"
 #include "supervisor.h"
@@ -487,6 +488,15 @@ int main(int argc, char **argv)
 	if (load_policies(&d.opt, &policies, &n) < 0)
 		return 1;
 	srandom((unsigned)(now_monotonic() ^ (usec_t)getpid()));
+	{
+		rlim_t nofile;
+
+		r = spawn_raise_nofile(&nofile);
+		if (r < 0)
+			log_warning_errno(r, "cannot raise RLIMIT_NOFILE: guarding many services may run out of fds");
+		else
+			log_debug("RLIMIT_NOFILE raised to %llu", (unsigned long long)nofile);
+	}
 	r = daemon_setup(&d, policies, n);
 	policy_freev(policies, n);
 	if (r < 0) {

@@ -165,8 +165,35 @@ static void child_setup_stdio(int output_fd, int pipe_fd)
 		child_fail(pipe_fd, SPAWN_STAGE_STDIO);
 }
 
+/* The soft RLIMIT_NOFILE guardian started with; 0: never raised. */
+static rlim_t child_nofile;
+
+int spawn_raise_nofile(rlim_t *ret_soft)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return -errno;
+	if (!child_nofile)
+		child_nofile = rl.rlim_cur;
+	rl.rlim_cur = rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return -errno;
+	*ret_soft = rl.rlim_cur;
+	return 0;
+}
+
 static void child_setup_limits(const struct policy *p, int pipe_fd)
 {
+	if (child_nofile) {
+		struct rlimit rl;
+
+		if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+			child_fail(pipe_fd, SPAWN_STAGE_RLIMIT);
+		rl.rlim_cur = child_nofile;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+			child_fail(pipe_fd, SPAWN_STAGE_RLIMIT);
+	}
 	if (p->oom_score_adj_set) {
 		int r = proc_set_oom_score_adj("/proc", getpid(), p->oom_score_adj);
 

@@ -2,6 +2,7 @@
  * clone3(CLONE_INTO_CGROUP), with its user, limits and environment. */
 #pragma once
 
+#include <sys/resource.h>
 #include <sys/types.h>
 
 #include "policy.h"
@@ -30,6 +31,12 @@ struct spawn_result {
 	int pidfd;
 	int exec_pipe; /* read end: EOF means exec succeeded; else a struct spawn_failure */
 };
+
+/* guardian holds a few fds per guarded cgroup, so it raises its own
+ * RLIMIT_NOFILE soft limit to the hard one; services get the soft limit it
+ * started with (select(2) breaks above 1024), unless their policy sets
+ * nofile. Returns 0 or a negative errno; the soft limit raised to. */
+int spawn_raise_nofile(rlim_t *ret_soft);
 
 /* argv: the command; output_fd: where stdout/stderr go (-1: inherit).
  * Returns 0 or a negative errno (user lookup, clone3). */

@@ -1,6 +1,7 @@
 /* bpf.c: libbpf skeleton lifecycle for the observers (open, choose the
- * attach point the kernel supports, load, attach, ring buffers in the
- * epoll loop, destroy) and the status line that says what runs and why. */
+ * attach point the kernel supports, load, attach) in a short-lived child,
+ * the program, link and map fds handed to the daemon, ring buffers in the
+ * epoll loop, and the status line that says what runs and why. */
 #include "bpf.h"
 
 #include <stdarg.h>
@@ -56,13 +57,43 @@ static const char *build_status(struct bpf_observers *o)
 #include "reclaim.skel.h"
 #include "signal.skel.h"
 
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+
+/* libbpf's CO-RE load parses the kernel's BTF (several MiB) and keeps its
+ * peak: done in a child, it never raises the daemon's own footprint. The
+ * child loads and attaches, passes the fds of the shared map, the ring
+ * buffers and the links over a socket (the kernel objects live on in the
+ * daemon's fds), and exits. Loading under software emulation takes a few
+ * seconds; this bounds a loader that hangs. */
+#define LOAD_TIMEOUT_MS (60 * 1000)
+#define LOAD_FDS_MAX 16
+
+/* The daemon's side: fds only, no libbpf objects. */
 struct bpf_libbpf {
 	int map_fd; /* guarded_cgroups, shared by signal and reclaim */
+	int fds[LOAD_FDS_MAX]; /* every fd the loader passed (links included) */
+	unsigned n_fds;
+	struct ring_buffer *rb;
+	struct loop_source *src;
+};
+
+/* The loader's side. */
+struct skeletons {
+	int map_fd;
 	struct oomkill_bpf *oom;
 	struct signal_bpf *sig;
 	struct reclaim_bpf *rec;
-	struct ring_buffer *rb;
-	struct loop_source *src;
+};
+
+/* What the loader reports, with the fds as SCM_RIGHTS. */
+struct load_report {
+	bool on[_OBS_MAX];
+	char how[_OBS_MAX][200];
+	int ring[_OBS_MAX]; /* index of its ring buffer's fd, -1: none */
+	int map;            /* index of guarded_cgroups' fd, -1: none */
+	unsigned n_fds;
 };
 
 /* Why the last load failed, in a few words: the verifier's complaint, or
@@ -145,7 +176,7 @@ static bool mark_victim_takes_task(void)
 	return ok;
 }
 
-static int try_oomkill(struct bpf_libbpf *lb, bool btf)
+static int try_oomkill(struct skeletons *lb, bool btf)
 {
 	struct oomkill_bpf *s = oomkill_bpf__open();
 	int r;
@@ -164,7 +195,7 @@ static int try_oomkill(struct bpf_libbpf *lb, bool btf)
 	return 0;
 }
 
-static int try_signal(struct bpf_libbpf *lb, bool btf)
+static int try_signal(struct skeletons *lb, bool btf)
 {
 	struct signal_bpf *s = signal_bpf__open();
 	int r;
@@ -185,7 +216,7 @@ static int try_signal(struct bpf_libbpf *lb, bool btf)
 	return 0;
 }
 
-static int try_reclaim(struct bpf_libbpf *lb, bool btf)
+static int try_reclaim(struct skeletons *lb, bool btf)
 {
 	struct reclaim_bpf *s = reclaim_bpf__open();
 	int r;
@@ -210,15 +241,15 @@ static int try_reclaim(struct bpf_libbpf *lb, bool btf)
 
 /* tp_btf first (typed arguments, cheapest), then the fallback attach
  * point; the status says which one runs and why the first did not. */
-static bool load_one(struct bpf_observers *o, enum observer i, int (*try)(struct bpf_libbpf *, bool),
-		     bool btf_ok, const char *btf_no, const char *fallback)
+static bool load_one(struct bpf_observers *o, struct skeletons *sk, enum observer i,
+		     int (*try)(struct skeletons *, bool), bool btf_ok, const char *btf_no, const char *fallback)
 {
 	char first[200] = "";
 	int r;
 
 	if (btf_ok) {
 		load_error[0] = '\0';
-		r = try(o->lb, true);
+		r = try(sk, true);
 		if (r == 0) {
 			set_how(o, i, true, "tp_btf");
 			return true;
@@ -226,7 +257,7 @@ static bool load_one(struct bpf_observers *o, enum observer i, int (*try)(struct
 		snprintf(first, sizeof(first), "%s", why(r));
 	}
 	load_error[0] = '\0';
-	r = try(o->lb, false);
+	r = try(sk, false);
 	if (r == 0) {
 		set_how(o, i, true, "%s; tp_btf %s", fallback, btf_ok ? first : btf_no);
 		return true;
@@ -266,19 +297,19 @@ static int on_reclaim(void *ctx, void *data, size_t len)
 	return 0;
 }
 
-static int add_ring(struct bpf_observers *o, struct bpf_map *map, ring_buffer_sample_fn fn)
+static int add_ring(struct bpf_observers *o, int map_fd, ring_buffer_sample_fn fn)
 {
 	struct bpf_libbpf *lb = o->lb;
 	int r;
 
 	if (!lb->rb) {
-		lb->rb = ring_buffer__new(bpf_map__fd(map), fn, o, NULL);
+		lb->rb = ring_buffer__new(map_fd, fn, o, NULL);
 		if (!lb->rb)
 			return -errno;
 		r = loop_add_fd(o->loop, ring_buffer__epoll_fd(lb->rb), EPOLLIN, false, on_ring, o, &lb->src);
 		return r;
 	}
-	return ring_buffer__add(lb->rb, bpf_map__fd(map), fn, o);
+	return ring_buffer__add(lb->rb, map_fd, fn, o);
 }
 
 static void unload(struct bpf_libbpf *lb)
@@ -287,18 +318,16 @@ static void unload(struct bpf_libbpf *lb)
 		return;
 	loop_source_freep(&lb->src);
 	ring_buffer__free(lb->rb);
-	oomkill_bpf__destroy(lb->oom);
-	signal_bpf__destroy(lb->sig);
-	reclaim_bpf__destroy(lb->rec);
-	if (lb->map_fd >= 0)
-		close(lb->map_fd);
+	/* Closing the last fd of a link detaches its program. */
+	for (unsigned i = 0; i < lb->n_fds; i++)
+		close(lb->fds[i]);
 	free(lb);
 }
 
 /* A program whose ring buffer cannot join the loop sees nothing: off. */
-static void ring_or_off(struct bpf_observers *o, enum observer i, struct bpf_map *map, ring_buffer_sample_fn fn)
+static void ring_or_off(struct bpf_observers *o, enum observer i, int map_fd, ring_buffer_sample_fn fn)
 {
-	int r = add_ring(o, map, fn);
+	int r = map_fd >= 0 ? add_ring(o, map_fd, fn) : -EBADF;
 
 	if (r < 0) {
 		set_how(o, i, false, "ring buffer: %s", strerror(-r));
@@ -306,36 +335,160 @@ static void ring_or_off(struct bpf_observers *o, enum observer i, struct bpf_map
 	}
 }
 
+/* The fds of a skeleton's attached links. */
+static void add_links(const struct bpf_object_skeleton *skel, int *fds, unsigned *n)
+{
+	for (int i = 0; skel && i < skel->prog_cnt && *n < LOAD_FDS_MAX; i++) {
+		struct bpf_link *l = *skel->progs[i].link;
+
+		if (l && bpf_link__fd(l) >= 0)
+			fds[(*n)++] = bpf_link__fd(l);
+	}
+}
+
+static int add_fd(int fd, int *fds, unsigned *n)
+{
+	if (fd < 0 || *n >= LOAD_FDS_MAX)
+		return -1;
+	fds[*n] = fd;
+	return (int)(*n)++;
+}
+
+/* In the child: load what the kernel allows, then report. */
+static _Noreturn void loader(int sock)
+{
+	struct bpf_observers o = { 0 };
+	struct skeletons sk = { .map_fd = -1 };
+	struct load_report rep = { .map = -1, .ring = { -1, -1, -1 } };
+	int fds[LOAD_FDS_MAX];
+	char cbuf[CMSG_SPACE(sizeof(fds))] = { 0 };
+	struct iovec iov = { .iov_base = &rep, .iov_len = sizeof(rep) };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+	unsigned n = 0;
+
+	libbpf_set_print(libbpf_print);
+	load_error[0] = '\0';
+	sk.map_fd = bpf_map_create(BPF_MAP_TYPE_HASH, "guarded_cgroups", sizeof(uint64_t),
+				   sizeof(struct guarded_cgroup), GUARDED_CGROUPS_MAX, NULL);
+	if (sk.map_fd < 0) {
+		for (int i = 0; i < _OBS_MAX; i++)
+			set_how(&o, i, false, "%s", why(errno));
+	} else {
+		rep.map = add_fd(sk.map_fd, fds, &n);
+		if (load_one(&o, &sk, OBS_OOMKILL, try_oomkill, mark_victim_takes_task(),
+			     "not used: this kernel's mark_victim passes only a pid", "tp/oom/mark_victim, pid only")) {
+			rep.ring[OBS_OOMKILL] = add_fd(bpf_map__fd(sk.oom->maps.events), fds, &n);
+			add_links(sk.oom->skeleton, fds, &n);
+		}
+		if (load_one(&o, &sk, OBS_SIGNAL, try_signal, true, "", "raw_tp/signal_generate")) {
+			rep.ring[OBS_SIGNAL] = add_fd(bpf_map__fd(sk.sig->maps.signal_events), fds, &n);
+			add_links(sk.sig->skeleton, fds, &n);
+		}
+		if (load_one(&o, &sk, OBS_RECLAIM, try_reclaim, true, "", "tp/vmscan/mm_vmscan_memcg_reclaim_*")) {
+			rep.ring[OBS_RECLAIM] = add_fd(bpf_map__fd(sk.rec->maps.reclaim_events), fds, &n);
+			add_links(sk.rec->skeleton, fds, &n);
+		}
+	}
+	memcpy(rep.on, o.on, sizeof(rep.on));
+	memcpy(rep.how, o.how, sizeof(rep.how));
+	rep.n_fds = n;
+	if (n) {
+		struct cmsghdr *c;
+
+		msg.msg_control = cbuf;
+		msg.msg_controllen = CMSG_SPACE(n * sizeof(int));
+		c = CMSG_FIRSTHDR(&msg);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(n * sizeof(int));
+		memcpy(CMSG_DATA(c), fds, n * sizeof(int));
+	}
+	/* Exit without destroying anything: the objects live on in the fds
+	 * the daemon received. */
+	_exit(sendmsg(sock, &msg, MSG_NOSIGNAL) < 0 ? 1 : 0);
+}
+
+/* In the daemon: the loader's report and fds. */
+static int receive(int sock, struct load_report *rep, int *fds, unsigned *ret_n)
+{
+	char cbuf[CMSG_SPACE(LOAD_FDS_MAX * sizeof(int))];
+	struct iovec iov = { .iov_base = rep, .iov_len = sizeof(*rep) };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf) };
+	struct pollfd pfd = { .fd = sock, .events = POLLIN };
+	struct cmsghdr *c;
+	ssize_t len;
+	int r;
+
+	*ret_n = 0;
+	do
+		r = poll(&pfd, 1, LOAD_TIMEOUT_MS);
+	while (r < 0 && errno == EINTR);
+	if (r <= 0)
+		return r < 0 ? -errno : -ETIMEDOUT;
+	len = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+	if (len < 0)
+		return -errno;
+	for (c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c))
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+			unsigned n = (unsigned)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+
+			memcpy(fds, CMSG_DATA(c), n * sizeof(int));
+			*ret_n = n;
+		}
+	if ((size_t)len != sizeof(*rep) || (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) || rep->n_fds != *ret_n)
+		return -EBADMSG;
+	return 0;
+}
+
+static int fd_at(const struct bpf_libbpf *lb, int index)
+{
+	return index >= 0 && (unsigned)index < lb->n_fds ? lb->fds[index] : -1;
+}
+
 static void load_all(struct bpf_observers *o)
 {
 	struct bpf_libbpf *lb = calloc(1, sizeof(*lb));
-	int fd;
+	struct load_report rep;
+	int sv[2], r, status;
+	pid_t pid;
 
-	if (!lb) {
+	if (!lb || socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
 		for (int i = 0; i < _OBS_MAX; i++)
-			set_how(o, i, false, "out of memory");
+			set_how(o, i, false, "%s", lb ? strerror(errno) : "out of memory");
+		free(lb);
 		return;
 	}
 	lb->map_fd = -1;
+	pid = fork();
+	if (pid == 0) {
+		close(sv[0]);
+		loader(sv[1]);
+	}
+	close(sv[1]);
+	r = pid < 0 ? -errno : receive(sv[0], &rep, lb->fds, &lb->n_fds);
+	close(sv[0]);
+	if (pid > 0) {
+		if (r < 0)
+			kill(pid, SIGKILL);
+		(void)waitpid(pid, &status, 0);
+	}
 	o->lb = lb;
-	libbpf_set_print(libbpf_print);
-	load_error[0] = '\0';
-	fd = bpf_map_create(BPF_MAP_TYPE_HASH, "guarded_cgroups", sizeof(uint64_t), sizeof(struct guarded_cgroup),
-			    GUARDED_CGROUPS_MAX, NULL);
-	if (fd < 0) {
+	if (r < 0) {
 		for (int i = 0; i < _OBS_MAX; i++)
-			set_how(o, i, false, "%s", why(errno));
+			set_how(o, i, false, "the BPF loader: %s", strerror(-r));
 		return;
 	}
-	lb->map_fd = fd;
-	if (load_one(o, OBS_OOMKILL, try_oomkill, mark_victim_takes_task(),
-		     "not used: this kernel's mark_victim passes only a pid",
-		     "tp/oom/mark_victim, pid only"))
-		ring_or_off(o, OBS_OOMKILL, lb->oom->maps.events, on_oomkill);
-	if (load_one(o, OBS_SIGNAL, try_signal, true, "", "raw_tp/signal_generate"))
-		ring_or_off(o, OBS_SIGNAL, lb->sig->maps.signal_events, on_signal);
-	if (load_one(o, OBS_RECLAIM, try_reclaim, true, "", "tp/vmscan/mm_vmscan_memcg_reclaim_*"))
-		ring_or_off(o, OBS_RECLAIM, lb->rec->maps.reclaim_events, on_reclaim);
+	memcpy(o->on, rep.on, sizeof(o->on));
+	memcpy(o->how, rep.how, sizeof(o->how));
+	for (int i = 0; i < _OBS_MAX; i++)
+		o->how[i][sizeof(o->how[i]) - 1] = '\0';
+	lb->map_fd = fd_at(lb, rep.map);
+	if (o->on[OBS_OOMKILL])
+		ring_or_off(o, OBS_OOMKILL, fd_at(lb, rep.ring[OBS_OOMKILL]), on_oomkill);
+	if (o->on[OBS_SIGNAL])
+		ring_or_off(o, OBS_SIGNAL, fd_at(lb, rep.ring[OBS_SIGNAL]), on_signal);
+	if (o->on[OBS_RECLAIM])
+		ring_or_off(o, OBS_RECLAIM, fd_at(lb, rep.ring[OBS_RECLAIM]), on_reclaim);
 }
 
 int observers_map_guard(struct bpf_observers *o, uint64_t cgroup_id, bool on)

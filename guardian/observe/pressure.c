@@ -12,14 +12,12 @@
  * samples (4% of a 256M limit); a sample reads ten small cgroup files,
  * tens of microseconds, so ten a second cost well under 0.1% of a CPU. */
 #define FAST_INTERVAL (100 * USEC_PER_MSEC)
-/* While calm, memory.current alone (one page_counter read) every 250 ms
- * between the full samples, so a spike that starts just after a calm
- * sample is seen within a quarter second, not a whole sample_interval. */
-#define PEEK_INTERVAL (250 * USEC_PER_MSEC)
-/* A peek that grew by 2% of memory.max (16 MiB without one) since the last
- * full sample means growth of 80%/s of the limit: sample fully, go fast. */
-#define PEEK_JUMP_FRAC 0.02
-#define PEEK_JUMP_NO_MAX (16ULL << 20)
+/* While calm there is no polling between the full samples: a service that
+ * spikes toward memory.max meets its memory.high tripwire, and the
+ * kernel's memory.events change (inotify) or the PSI trigger wakes us at
+ * once. Calm samples fall on multiples of the interval on the monotonic
+ * clock, so the samples of every service with the same interval are taken
+ * in one wake-up of the loop, not one each. */
 /* Events sample at most every 50 ms: memory.events `high` changes on every
  * throttled charge and would otherwise turn inotify into a busy loop. */
 #define EVENT_MIN_GAP (50 * USEC_PER_MSEC)
@@ -35,7 +33,6 @@ struct pressure {
 	struct cgwatch_entry *events;
 	bool fast, psi_fired, in_cb, dead;
 	usec_t last_full;
-	uint64_t last_current, memory_max;
 	unsigned long samples;
 };
 
@@ -92,13 +89,18 @@ int pressure_read(int cgfd, struct engine_sample *ret)
 
 static void arm(struct pressure *s)
 {
-	usec_t now = now_monotonic(), next = s->last_full + s->calm, after;
+	usec_t now = now_monotonic(), next;
 
-	if (s->fast)
-		after = FAST_INTERVAL;
-	else
-		after = next <= now ? 1 : (next - now < PEEK_INTERVAL ? next - now : PEEK_INTERVAL);
-	(void)loop_timer_rearm(s->timer, after);
+	if (s->fast) {
+		(void)loop_timer_rearm(s->timer, FAST_INTERVAL);
+		return;
+	}
+	next = (now / s->calm + 1) * s->calm;
+	/* Never two samples closer than half an interval when the alignment
+	 * falls just after the last one. */
+	if (next < s->last_full + s->calm / 2)
+		next += s->calm;
+	(void)loop_timer_rearm(s->timer, next - now);
 }
 
 static void free_pressure(struct pressure *s)
@@ -118,8 +120,6 @@ static void sample_now(struct pressure *s)
 	smp.psi_fired = s->psi_fired;
 	s->psi_fired = false;
 	s->last_full = smp.at;
-	s->last_current = smp.current;
-	s->memory_max = smp.memory_max;
 	s->samples++;
 	s->in_cb = true;
 	s->cb(s->data, &smp);
@@ -135,22 +135,11 @@ static bool finish(struct pressure *s)
 	return true;
 }
 
-static bool peek_jumped(struct pressure *s)
-{
-	uint64_t cur, jump;
-
-	if (cgfs_read_u64(s->cgfd, "memory.current", &cur) < 0 || cur <= s->last_current)
-		return false;
-	jump = s->memory_max == UINT64_MAX ? PEEK_JUMP_NO_MAX
-					   : (uint64_t)((double)s->memory_max * PEEK_JUMP_FRAC);
-	return cur - s->last_current >= jump;
-}
-
 static int on_timer(struct loop_source *src, int fd, uint32_t revents, void *data)
 {
 	struct pressure *s = data;
 
-	if (s->fast || now_monotonic() >= s->last_full + s->calm || peek_jumped(s)) {
+	if (s->fast || now_monotonic() + s->calm / 2 >= s->last_full + s->calm) {
 		sample_now(s);
 		if (finish(s))
 			return 0;
@@ -222,8 +211,7 @@ int pressure_start(struct loop *loop, struct cgwatch *watch, int cgfd, const str
 
 	if (!s)
 		return -ENOMEM;
-	*s = (struct pressure){ .loop = loop, .watch = watch, .cgfd = cgfd, .calm = cfg->calm_interval, .cb = cb, .data = data,
-			       .memory_max = UINT64_MAX };
+	*s = (struct pressure){ .loop = loop, .watch = watch, .cgfd = cgfd, .calm = cfg->calm_interval, .cb = cb, .data = data };
 	(void)arm_psi(s, cfg->psi_trigger ?: PRESSURE_PSI_TRIGGER); /* best effort: no PSI (psi=0) or not root */
 	(void)arm_events(s); /* best effort: sampling still runs */
 	/* The first sample right away: growth needs a starting point. */

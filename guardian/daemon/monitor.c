@@ -314,7 +314,8 @@ static int monitor_start(struct monitors *ms, struct service *svc)
 		 svc->policy->pressure.stall_usec, svc->policy->pressure.window_usec);
 	r = pressure_start(ms->cfg.loop, ms->cfg.watch, svc->cgfd,
 			   &(struct pressure_config){ .calm_interval = svc->policy->sample_interval,
-						      .psi_trigger = m->trigger },
+						      .psi_trigger = m->trigger,
+						      .lazy = svc->policy->n_rules == 0 },
 			   on_sample, m, &m->pressure);
 	if (r < 0)
 		m->running = false;

@@ -18,6 +18,13 @@
  * once. Calm samples fall on multiples of the interval on the monotonic
  * clock, so the samples of every service with the same interval are taken
  * in one wake-up of the loop, not one each. */
+/* A lazy group (the default guard: no rules that need every metric each
+ * cycle) reads only memory.current on a calm tick, one file instead of
+ * ten, and takes the full sample when it moved by 1 MiB or 1% of
+ * memory.max, or at least every 10 s for the records and `explain`: an
+ * idle service costs a read a second. */
+#define LAZY_MOVE_MIN (1ULL << 20)
+#define LAZY_FULL_EVERY (10 * USEC_PER_SEC)
 /* Events sample at most every 50 ms: memory.events `high` changes on every
  * throttled charge and would otherwise turn inotify into a busy loop. */
 #define EVENT_MIN_GAP (50 * USEC_PER_MSEC)
@@ -31,7 +38,8 @@ struct pressure {
 	void *data;
 	struct loop_source *timer, *psi_src;
 	struct cgwatch_entry *events;
-	bool fast, psi_fired, in_cb, dead;
+	bool fast, psi_fired, in_cb, dead, lazy;
+	uint64_t last_current, memory_max; /* at the last full sample */
 	usec_t last_full;
 	unsigned long samples;
 };
@@ -120,6 +128,8 @@ static void sample_now(struct pressure *s)
 	smp.psi_fired = s->psi_fired;
 	s->psi_fired = false;
 	s->last_full = smp.at;
+	s->last_current = smp.current;
+	s->memory_max = smp.memory_max;
 	s->samples++;
 	s->in_cb = true;
 	s->cb(s->data, &smp);
@@ -135,11 +145,28 @@ static bool finish(struct pressure *s)
 	return true;
 }
 
+/* A lazy calm tick: did memory.current move enough for a full sample? */
+static bool moved(const struct pressure *s)
+{
+	uint64_t cur, step = s->memory_max == UINT64_MAX ? 0 : s->memory_max / 100;
+
+	if (cgfs_read_u64(s->cgfd, "memory.current", &cur) < 0)
+		return true; /* let the full sample find out why */
+	if (step < LAZY_MOVE_MIN)
+		step = LAZY_MOVE_MIN;
+	return cur > s->last_current ? cur - s->last_current >= step : s->last_current - cur >= step;
+}
+
 static int on_timer(struct loop_source *src, int fd, uint32_t revents, void *data)
 {
 	struct pressure *s = data;
+	usec_t now = now_monotonic();
 
-	if (s->fast || now_monotonic() + s->calm / 2 >= s->last_full + s->calm) {
+	if (!s->fast && s->lazy && s->samples && now < s->last_full + LAZY_FULL_EVERY && !moved(s)) {
+		arm(s);
+		return 0;
+	}
+	if (s->fast || now + s->calm / 2 >= s->last_full + s->calm) {
 		sample_now(s);
 		if (finish(s))
 			return 0;
@@ -211,7 +238,8 @@ int pressure_start(struct loop *loop, struct cgwatch *watch, int cgfd, const str
 
 	if (!s)
 		return -ENOMEM;
-	*s = (struct pressure){ .loop = loop, .watch = watch, .cgfd = cgfd, .calm = cfg->calm_interval, .cb = cb, .data = data };
+	*s = (struct pressure){ .loop = loop, .watch = watch, .cgfd = cgfd, .calm = cfg->calm_interval, .cb = cb, .data = data,
+			       .lazy = cfg->lazy };
 	(void)arm_psi(s, cfg->psi_trigger ?: PRESSURE_PSI_TRIGGER); /* best effort: no PSI (psi=0) or not root */
 	(void)arm_events(s); /* best effort: sampling still runs */
 	/* The first sample right away: growth needs a starting point. */

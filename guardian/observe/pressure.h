@@ -28,6 +28,7 @@ typedef void (*pressure_cb)(void *data, const struct engine_sample *s);
 struct pressure_config {
 	usec_t calm_interval;    /* full samples while calm (the policy's sample_interval) */
 	const char *psi_trigger; /* "some 150000 1000000"; NULL: PRESSURE_PSI_TRIGGER */
+	bool lazy;               /* calm ticks read memory.current only, until it moves */
 };
 int pressure_start(struct loop *loop, struct cgwatch *watch, int cgfd, const struct pressure_config *cfg,
 		   pressure_cb cb, void *data, struct pressure **ret);

@@ -134,6 +134,9 @@ static struct json_object *service_status(const struct service *svc, const struc
 							     ? (int64_t)((now_monotonic() - svc->started_mono) / 1000)
 							     : 0));
 	add_memory(o, svc);
+	json_object_object_add(o, "cgroup_events_watched", json_object_new_boolean(svc->events != NULL));
+	if (svc->watch_error)
+		json_object_object_add(o, "cgroup_events_error", json_object_new_string(strerror(svc->watch_error)));
 	bpf_observers_service_json(cfg->bpf, svc->cgroup_id, o);
 	json_object_object_add(e, "cause", json_object_new_string(exit_cause_to_string(svc->last_exit.cause)));
 	json_object_object_add(e, "code", json_object_new_int(svc->last_exit.code));

@@ -16,6 +16,9 @@
 /* A cgroup.kill that failed (out of fds or memory) is tried again this
  * often until the group is empty. */
 #define KILL_RETRY (1 * USEC_PER_SEC)
+/* Without a cgroup.events watch, a stopping group is checked this often
+ * for "populated 0". */
+#define EMPTY_POLL (200 * USEC_PER_MSEC)
 
 static void service_on_group_empty(struct service *svc);
 static int service_watch_group(struct service *svc);
@@ -365,6 +368,28 @@ static void on_group_events(void *data)
 		service_on_group_empty(svc);
 }
 
+/* The fallback for a group whose cgroup.events cannot be watched. */
+static int on_empty_poll(struct loop_source *src, int fd, uint32_t revents, void *data)
+{
+	struct service *svc = data;
+
+	if (svc->state == SVC_STOPPING && !service_group_populated(svc) && svc->pid == 0) {
+		loop_source_freep(&svc->empty_poll);
+		service_on_group_empty(svc);
+		return 0;
+	}
+	if (svc->state == SVC_STOPPING)
+		return loop_timer_rearm(src, EMPTY_POLL);
+	loop_source_freep(&svc->empty_poll);
+	return 0;
+}
+
+static void poll_if_unwatched(struct service *svc)
+{
+	if (!svc->events && !svc->empty_poll)
+		(void)loop_add_timer(svc->sup->loop, EMPTY_POLL, on_empty_poll, svc, &svc->empty_poll);
+}
+
 static int service_watch_group(struct service *svc)
 {
 	if (svc->events)
@@ -484,10 +509,16 @@ int service_start(struct service *svc)
 	if (r < 0)
 		goto fail;
 	r = service_watch_group(svc);
-	if (r < 0) {
-		log_error_errno(r, "%s: cannot watch %s/cgroup.events", svc_name(svc), svc->cgroup);
-		goto fail;
-	}
+	if (r < 0 && svc->watch_error != -r) {
+		/* Out of inotify watches (fs.inotify.max_user_watches): run
+		 * without it, said once and shown in status, not retried. The
+		 * main process's pidfd still ends the run; the rest of its group
+		 * is seen when the main process exits. */
+		log_warning_errno(r, "%s: cannot watch %s/cgroup.events; guarding it without", svc_name(svc),
+				  svc->cgroup);
+		svc->watch_error = -r;
+	} else if (r == 0)
+		svc->watch_error = 0;
 	if (service_group_populated(svc)) {
 		/* Already running (guardian restarted): never start a second copy. */
 		r = service_adopt_main(svc);
@@ -561,6 +592,7 @@ static void schedule_restart_or_stop(struct service *svc)
 static void service_on_group_empty(struct service *svc)
 {
 	loop_source_freep(&svc->timer);
+	loop_source_freep(&svc->empty_poll);
 	loop_source_freep(&svc->stop_cmd_src);
 	health_stop(svc->health);
 	svc->health = NULL;
@@ -694,6 +726,7 @@ static int begin_stop(struct service *svc, enum exit_cause cause, const char *re
 	}
 	if (!svc->policy->stop.command || run_stop_command(svc) < 0)
 		send_stop_signal(svc);
+	poll_if_unwatched(svc);
 	return loop_add_timer(svc->sup->loop, svc->policy->stop.timeout, on_stop_timeout, svc, &svc->timer);
 }
 

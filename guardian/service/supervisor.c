@@ -157,6 +157,7 @@ void service_free(struct service *svc)
 	supervisor_notify(svc, removed);
 	loop_source_freep(&svc->timer);
 	loop_source_freep(&svc->stop_cmd_src);
+	loop_source_freep(&svc->empty_poll);
 	cgwatch_removep(&svc->events);
 	health_stop(svc->health);
 	free(svc->stop_reason);

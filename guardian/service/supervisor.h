@@ -31,6 +31,8 @@ struct service {
 	struct loop_source *pid_src;
 	struct loop_source *exec_src;   /* CLOEXEC pipe that reports exec failures */
 	struct cgwatch_entry *events;   /* cgroup.events */
+	int watch_error;                /* errno why cgroup.events is not watched (0: it is) */
+	struct loop_source *empty_poll; /* without that watch: checks a stopping group */
 	struct loop_source *timer;      /* backoff or stop grace period */
 	bool group_signalled;           /* stop signal already sent to the whole group */
 	enum exit_cause stop_cause;     /* why guardian is stopping it (EXIT_GUARDIAN, EXIT_HEALTH) */

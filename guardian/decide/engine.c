@@ -51,8 +51,12 @@
 /* The long window: the working set every 5 s over the last 30 s. */
 #define LONG_STEP (5 * USEC_PER_SEC)
 /* Past 97% of memory.max and still growing: a graceful stop would lose the
- * race with the kernel; cgroup.kill. */
+ * race with the kernel; cgroup.kill. With a tripwire the line is 60% of
+ * the way from memory.high to memory.max instead: the kernel lets a held
+ * leak run a few MiB past memory.high (5.5-7 MiB measured on 256M), which
+ * must not read as a failed hold. */
 #define KILL_FRAC 0.97
+#define KILL_TRIPWIRE_FRAC 0.6
 /* Back to idle (throttle released) after 5 s without a sign: five calm
  * samples agree that the growth stopped. */
 #define GUARD_CALM (5 * USEC_PER_SEC)
@@ -289,8 +293,10 @@ bool engine_engaged(const struct engine *e, usec_t now, usec_t within, bool *ret
 	usec_t last = l->n_kills ? l->kills[(l->n_kills - 1) % ARRAY_SIZE(l->kills)] : 0;
 
 	*ret_stalled = e->throttled || e->frozen || e->evidence_since;
-	return e->triggered || e->step != STEP_IDLE || e->throttled || e->frozen ||
-	       (last && now >= last && now - last < within);
+	/* A warning (a notify) is not acting on it: a collected heap that
+	 * warns on every cycle stays a candidate for the system guard. */
+	return e->sign >= SIGN_EVIDENCE || e->step > STEP_NOTIFY || e->throttled || e->frozen ||
+	       e->evidence_since || (last && now >= last && now - last < within);
 }
 
 bool engine_guard_active(const struct engine *e)
@@ -645,6 +651,13 @@ static bool can_give_back(const struct engine *e, char *why, size_t len)
 	return false;
 }
 
+static double kill_line(const struct engine_sample *s)
+{
+	if (has_tripwire(s))
+		return (double)s->memory_high + KILL_TRIPWIRE_FRAC * (double)(s->memory_max - s->memory_high);
+	return KILL_FRAC * (double)s->memory_max;
+}
+
 /* What the guard sees now; says why in e->why. */
 static enum engine_sign guard_sign(struct engine *e)
 {
@@ -657,8 +670,8 @@ static enum engine_sign guard_sign(struct engine *e)
 	growing = engine_time_to_max(e, &ttm) == 0;
 	(void)engine_growth(e, &g);
 	e->evidence_since = pushing ? (e->evidence_since ?: s->at) : 0;
-	if (frac >= KILL_FRAC && (pushing || growing)) {
-		guard_why(e, METRIC_WORKING_SET, (double)ws, KILL_FRAC * (double)s->memory_max,
+	if (s->memory_max != UINT64_MAX && (double)ws >= kill_line(s) && (pushing || growing)) {
+		guard_why(e, METRIC_WORKING_SET, (double)ws, kill_line(s),
 			  "working set %.1f MiB is %.0f%% of memory.max and still growing: a graceful stop would "
 			  "lose the race with the kernel", (double)ws / MiB, frac * 100);
 		return SIGN_KILL;

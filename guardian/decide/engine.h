@@ -70,7 +70,7 @@ struct engine_decision {
 	uint64_t memory_high;  /* ACTION_THROTTLE: what to write (UINT64_MAX: max) */
 	enum engine_verdict verdict;
 	bool dry_run;          /* the policy or guardian runs dry: nothing is changed */
-	char reason[200];
+	char reason[400];
 	/* Figures for the record. */
 	uint64_t working_set, memory_max;
 	double growth_bps;
@@ -107,13 +107,13 @@ struct engine {
 	enum engine_sign sign;
 	usec_t evidence_since; /* at the memory.high tripwire since (0: not) */
 	bool gentle_done;     /* the gentle steps were taken or skipped this episode */
-	char skipped[128];    /* why gentle steps were skipped, for the next record */
+	char skipped[160];    /* why gentle steps were skipped, for the next record */
 	uint64_t step_current; /* memory.current when the step was taken */
 	/* The working set every LONG_STEP over the last 30 s. */
 	uint64_t long_ws[7];
 	usec_t long_at[7];
 	unsigned long_n, long_head;
-	char why[256];
+	char why[400];
 	enum metric_kind why_metric;
 	double why_value, why_threshold;
 	/* throttle (by the guard or a rule) */

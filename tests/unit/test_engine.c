@@ -137,7 +137,7 @@ static struct engine_sample sim_sample(struct sim *k, usec_t at)
 	struct engine_sample s;
 
 	if (k->holds && k->high_mb && ws > (double)k->high_mb) {
-		ws = (double)k->high_mb + 0.5; /* a little past it, crawling */
+		ws = (double)k->high_mb + 7; /* past it by what the kernel was seen to allow, crawling */
 		k->ev_high += 50;
 	}
 	s = anon(at, ws, k->max_mb);
@@ -224,10 +224,15 @@ static void a_heap_that_grows_and_shrinks_is_left_alone(void **state)
 	struct run r = { 0 };
 	usec_t t = 0;
 
+	bool stalled;
+
 	setup_guard(256);
 	run_sim(&k, &t, 60 * S, 100 * MS, gc_heap, &r);
 	assert_false(r.disrupted);
 	assert_int_equal(r.count[ACTION_THROTTLE] + r.count[ACTION_RECLAIM] + r.count[ACTION_FREEZE], 0);
+	/* Warning on every cycle is not acting on it: the system guard may
+	 * still choose it. */
+	assert_false(engine_engaged(&eng, 1000 * S + t, 30 * S, &stalled));
 }
 
 static void a_leak_held_at_the_tripwire_is_restarted_before_memory_max(void **state)
@@ -252,7 +257,7 @@ static void a_leak_held_at_the_tripwire_is_restarted_before_memory_max(void **st
 		assert_non_null(strstr(r.first_disruptive.reason, "reclaim and throttle skipped: nothing to give back"));
 		assert_int_equal(r.count[ACTION_THROTTLE] + r.count[ACTION_RECLAIM], 0);
 		/* ... within EVIDENCE_HOLD and a sample of reaching memory.high */
-		assert_true(r.first_disruptive.working_set <= k.high_mb * MiB + MiB);
+		assert_true(r.first_disruptive.working_set <= (k.high_mb + 7) * MiB);
 	}
 }
 

@@ -1,14 +1,19 @@
 /* memhog: a VM test workload that grows anonymous memory at a set rate, or
  * keeps re-reading a file through the page cache (--file PATH --read-loop).
  *
- *   memhog --rate MB_PER_S --max MB [--hold] [--random] [--madv-free] [--report MB] [--seconds S]
+ *   memhog --rate MB_PER_S --max MB [--hold | --cycle LOW_MB] [--random] [--madv-free] [--report MB]
+ *          [--seconds S]
  *   memhog --file PATH --read-loop [--seconds S]
  *
  * Prints "memhog: pid P start", "memhog: N MB" every --report MB (default 16),
  * then "memhog: done N MB" (or "memhog: holding N MB" with --hold, then waits
  * to be killed). --madv-free frees each MB with MADV_FREE right after
  * touching it and keeps the mapping, as the Go runtime does: memory.current
- * grows, the working set does not. Line buffered, so a test can wait on the lines. */
+ * grows, the working set does not. --cycle LOW_MB is a garbage-collected
+ * heap: on reaching --max it prints "memhog: cycle N" (N from 1), unmaps
+ * back down to LOW_MB at the same --rate, grows to --max again, and so on
+ * until killed (or --seconds); the "N MB" lines come on the first growth
+ * only. Line buffered, so a test can wait on the lines. */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -28,6 +33,8 @@ struct options {
 	unsigned long max_mb;
 	unsigned long report_mb;
 	unsigned long seconds;    /* 0: no time limit */
+	unsigned long cycle_low_mb;
+	bool cycle;
 	bool hold;
 	bool random_fill;
 	bool madv_free;
@@ -38,7 +45,8 @@ struct options {
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: memhog --rate MB_PER_S --max MB [--hold] [--random] [--madv-free] [--report MB] [--seconds S]\n"
+		"usage: memhog --rate MB_PER_S --max MB [--hold | --cycle LOW_MB] [--random] [--madv-free]\n"
+		"              [--report MB] [--seconds S]\n"
 		"       memhog --file PATH --read-loop [--seconds S]\n");
 	exit(2);
 }
@@ -90,35 +98,100 @@ static void fill_random(unsigned char *p, size_t len, uint64_t *state)
 	}
 }
 
-static int hog_anon(const struct options *o)
+/* One MB: its own mapping, no THP, so memory grows at the set pace and not
+ * in 2 MB jumps. NULL (and a message) when the mapping fails. */
+static unsigned char *grab_mb(const struct options *o, unsigned long mb, uint64_t *rng)
 {
 	long page = sysconf(_SC_PAGESIZE);
+	unsigned char *p = mmap(NULL, MB, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED) {
+		fprintf(stderr, "memhog: mmap after %lu MB: %s\n", mb, strerror(errno));
+		return NULL;
+	}
+	(void)madvise(p, MB, MADV_NOHUGEPAGE);
+	if (o->random_fill)
+		fill_random(p, MB, rng);
+	else
+		for (size_t off = 0; off < MB; off += (size_t)page)
+			p[off] = (unsigned char)(mb + 1);
+	/* Lazily freed pages stay charged until the kernel needs them;
+	 * they move to the inactive file LRU. */
+	if (o->madv_free && madvise(p, MB, MADV_FREE) < 0) {
+		fprintf(stderr, "memhog: madvise(MADV_FREE): %s\n", strerror(errno));
+		(void)munmap(p, MB);
+		return NULL;
+	}
+	return p;
+}
+
+/* --cycle's pace: the ops-th MB grown or freed is due at *base + ops/rate.
+ * A pace that fell more than a second behind (the guest was busy) is
+ * rebased rather than caught up, so a stall never turns into a burst. */
+static void cycle_pace(const struct options *o, double *base, unsigned long ops)
+{
+	double due;
+
+	if (!o->rate_mb)
+		return;
+	due = *base + (double)ops / (double)o->rate_mb;
+	if (now() > due + 1.0)
+		*base += now() - due;
+	sleep_until(*base + (double)ops / (double)o->rate_mb);
+}
+
+/* --cycle: from --max down to LOW and back up, at --rate, until killed or
+ * the deadline. maps holds the `have` MB mapped so far. */
+static int cycle_forever(const struct options *o, unsigned char **maps, unsigned long have, double start,
+			 double deadline, uint64_t *rng)
+{
+	double base = start;
+	unsigned long ops = have; /* MB grown or freed so far */
+
+	for (unsigned long n = 1;; n++) {
+		printf("memhog: cycle %lu\n", n);
+		while (have > o->cycle_low_mb) {
+			have--;
+			(void)munmap(maps[have], MB);
+			maps[have] = NULL;
+			if (deadline && now() >= deadline)
+				goto done;
+			cycle_pace(o, &base, ++ops);
+		}
+		while (have < o->max_mb) {
+			maps[have] = grab_mb(o, have, rng);
+			if (!maps[have])
+				return 1;
+			have++;
+			if (deadline && now() >= deadline)
+				goto done;
+			cycle_pace(o, &base, ++ops);
+		}
+	}
+done:
+	printf("memhog: done %lu MB in %.2f s\n", have, now() - start);
+	return 0;
+}
+
+static int hog_anon(const struct options *o)
+{
 	double start = now(), deadline = o->seconds ? start + (double)o->seconds : 0;
 	uint64_t rng = 0x9e3779b97f4a7c15ULL ^ (uint64_t)getpid();
+	unsigned char **maps = NULL;
 	unsigned long mb;
 
+	/* Only --cycle gives memory back, so only it keeps the mappings. */
+	if (o->cycle && !(maps = calloc(o->max_mb, sizeof(*maps)))) {
+		fprintf(stderr, "memhog: out of memory for %lu mappings\n", o->max_mb);
+		return 1;
+	}
 	for (mb = 0; mb < o->max_mb; mb++) {
-		/* One mapping per MB; no THP, so memory grows at the set pace
-		 * and not in 2 MB jumps. */
-		unsigned char *p = mmap(NULL, MB, PROT_READ | PROT_WRITE,
-					MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		unsigned char *p = grab_mb(o, mb, &rng);
 
-		if (p == MAP_FAILED) {
-			fprintf(stderr, "memhog: mmap after %lu MB: %s\n", mb, strerror(errno));
+		if (!p)
 			return 1;
-		}
-		(void)madvise(p, MB, MADV_NOHUGEPAGE);
-		if (o->random_fill)
-			fill_random(p, MB, &rng);
-		else
-			for (size_t off = 0; off < MB; off += (size_t)page)
-				p[off] = (unsigned char)(mb + 1);
-		/* Lazily freed pages stay charged until the kernel needs them;
-		 * they move to the inactive file LRU. */
-		if (o->madv_free && madvise(p, MB, MADV_FREE) < 0) {
-			fprintf(stderr, "memhog: madvise(MADV_FREE): %s\n", strerror(errno));
-			return 1;
-		}
+		if (maps)
+			maps[mb] = p;
 		if ((mb + 1) % o->report_mb == 0)
 			printf("memhog: %lu MB\n", mb + 1);
 		if (deadline && now() >= deadline)
@@ -126,6 +199,8 @@ static int hog_anon(const struct options *o)
 		if (o->rate_mb)
 			sleep_until(start + (double)(mb + 1) / (double)o->rate_mb);
 	}
+	if (o->cycle && mb == o->max_mb)
+		return cycle_forever(o, maps, mb, start, deadline, &rng);
 	if (o->hold) {
 		printf("memhog: holding %lu MB\n", mb);
 		for (;;)
@@ -185,6 +260,7 @@ int main(int argc, char **argv)
 		{ "report", required_argument, NULL, 'p' },
 		{ "seconds", required_argument, NULL, 's' },
 		{ "hold", no_argument, NULL, 'h' },
+		{ "cycle", required_argument, NULL, 'c' },
 		{ "random", no_argument, NULL, 'R' },
 		{ "madv-free", no_argument, NULL, 'F' },
 		{ "file", required_argument, NULL, 'f' },
@@ -217,6 +293,11 @@ int main(int argc, char **argv)
 		case 'h':
 			o.hold = true;
 			break;
+		case 'c':
+			if (parse_ulong(optarg, &o.cycle_low_mb) < 0)
+				usage();
+			o.cycle = true;
+			break;
 		case 'R':
 			o.random_fill = true;
 			break;
@@ -243,6 +324,9 @@ int main(int argc, char **argv)
 		return read_loop(&o);
 	}
 	if (!have_max)
+		usage();
+	/* A cycle goes down from --max to LOW and never holds. */
+	if (o.cycle && (o.hold || o.cycle_low_mb >= o.max_mb))
 		usage();
 	printf("memhog: pid %d start %lu MB at %lu MB/s\n", (int)getpid(), o.max_mb, o.rate_mb);
 	return hog_anon(&o);

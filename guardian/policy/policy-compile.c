@@ -370,7 +370,10 @@ static int f_limits(struct pctx *c, const struct ynode *v, void *dst)
 
 	if (walk_map(c, v, fields, ARRAY_SIZE(fields), p) < 0)
 		return -EINVAL;
-	check_order(c, v, "memory_high", &p->limits.memory_high, "memory_max", &p->limits.memory_max);
+	/* memory_high: max is the kernel's default, no throttle at all, and
+	 * how a policy turns the default guard's tripwire off. */
+	if (p->limits.memory_high.value != LIMIT_MAX)
+		check_order(c, v, "memory_high", &p->limits.memory_high, "memory_max", &p->limits.memory_max);
 	check_order(c, v, "memory_low", &p->limits.memory_low, "memory_high", &p->limits.memory_high);
 	check_order(c, v, "memory_low", &p->limits.memory_low, "memory_max", &p->limits.memory_max);
 	check_order(c, v, "memory_min", &p->limits.memory_min, "memory_low", &p->limits.memory_low);

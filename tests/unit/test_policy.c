@@ -329,6 +329,12 @@ static void test_default_guard_sets_its_tripwire_below_memory_max(void **state)
 	assert_int_equal(p->limits.memory_high.value, 200 * MiB);
 	assert_false(p->limits.memory_high_is_guard);
 	policy_free(p);
+	/* memory_high: max turns the tripwire off, with memory_max set. */
+	p = load_ok("good/no-tripwire.yaml");
+	assert_true(p->limits.memory_high.set);
+	assert_int_equal(p->limits.memory_high.value, LIMIT_MAX);
+	assert_false(p->limits.memory_high_is_guard);
+	policy_free(p);
 	/* No memory_max, or rules of its own: no tripwire. */
 	p = load_ok("good/minimal.yaml");
 	assert_false(p->limits.memory_high.set);

@@ -205,12 +205,33 @@ int supervisor_load_state(struct supervisor *s)
 	return bad ? -EBADMSG : 0;
 }
 
+static int on_save(struct loop_source *src, int fd, uint32_t revents, void *data)
+{
+	struct supervisor *s = data;
+
+	loop_source_freep(&s->save);
+	return supervisor_flush_state(s);
+}
+
+int supervisor_flush_state(struct supervisor *s)
+{
+	int r;
+
+	loop_source_freep(&s->save);
+	r = supervisor_save_state(s);
+	if (r < 0)
+		log_warning_errno(r, "cannot save %s/state.json", s->cfg.state_dir);
+	return r;
+}
+
+/* The file holds every service: written once per loop iteration that
+ * changed any, not once per change (a thousand services starting would
+ * write it a thousand times, each with a thousand entries and an fsync). */
 void supervisor_service_changed(struct service *svc)
 {
 	struct supervisor *s = svc->sup;
-	int r = supervisor_save_state(s);
 
-	if (r < 0)
-		log_warning_errno(r, "cannot save %s/state.json", s->cfg.state_dir);
+	if (!s->save && loop_add_timer(s->loop, 0, on_save, s, &s->save) < 0)
+		(void)supervisor_flush_state(s);
 	supervisor_notify(svc, changed);
 }

@@ -175,6 +175,8 @@ void supervisor_free(struct supervisor *s)
 {
 	if (!s)
 		return;
+	if (s->save)
+		(void)supervisor_flush_state(s);
 	loop_source_freep(&s->reap);
 	for (size_t i = 0; i < s->n_services; i++)
 		service_free(s->services[i]);

@@ -98,6 +98,7 @@ struct supervisor {
 	struct service **services;
 	size_t n_services;
 	struct loop_source *reap; /* frees removed services once stopped */
+	struct loop_source *save; /* state.json is due (deferred: one write for many changes) */
 	struct supervisor_subscriber *subs;
 	size_t n_subs;
 };
@@ -147,6 +148,8 @@ int service_restart(struct service *svc, enum exit_cause cause, const char *reas
  * and whether the service was stopped on purpose, across guardian
  * restarts within one boot. */
 int supervisor_save_state(struct supervisor *s);
+/* Write it now if a change is pending (and on guardian's way out). */
+int supervisor_flush_state(struct supervisor *s);
 int supervisor_load_state(struct supervisor *s);
 /* Apply a new, already validated policy set (taking ownership): add and
  * start new services, stop removed ones, apply changed limits live and

@@ -164,12 +164,17 @@ void engine_note_futile_kill(struct engine *e)
 
 const struct engine_sample *engine_last(const struct engine *e)
 {
-	return e->n ? &e->hist[e->head] : NULL;
+	return e->n ? &e->last : NULL;
 }
 
-static const struct engine_sample *nth(const struct engine *e, unsigned back)
+static const struct engine_point *nth(const struct engine *e, unsigned back)
 {
 	return back < e->n ? &e->hist[(e->head + ENGINE_HISTORY - back) % ENGINE_HISTORY] : NULL;
+}
+
+static const struct engine_sample *previous(const struct engine *e)
+{
+	return e->n >= 2 ? &e->prev : NULL;
 }
 
 uint64_t engine_working_set(const struct engine_sample *s)
@@ -183,14 +188,15 @@ uint64_t engine_working_set(const struct engine_sample *s)
  * `window`; -ENODATA with fewer than two samples spanning GROWTH_MIN_SPAN. */
 static int fit_slope(const struct engine *e, usec_t window, double *ret)
 {
-	const struct engine_sample *last = engine_last(e), *s;
+	const struct engine_sample *last = engine_last(e);
+	const struct engine_point *s;
 	double st = 0, sw = 0, stt = 0, stw = 0, k = 0, t0, span = 0;
 
 	if (!last)
 		return -ENODATA;
 	t0 = (double)last->at;
 	for (unsigned i = 0; (s = nth(e, i)) && last->at - s->at <= window; i++) {
-		double t = ((double)s->at - t0) / 1e6, w = (double)engine_working_set(s);
+		double t = ((double)s->at - t0) / 1e6, w = (double)s->ws;
 
 		st += t, sw += w, stt += t * t, stw += t * w, k++;
 		span = -t;
@@ -236,7 +242,7 @@ static double frac_of_max(const struct engine_sample *s)
 
 static int rate_since_prev(const struct engine *e, uint64_t now_v, uint64_t prev_v, double *ret)
 {
-	const struct engine_sample *s = nth(e, 0), *p = nth(e, 1);
+	const struct engine_sample *s = engine_last(e), *p = previous(e);
 
 	if (!p || s->at <= p->at || now_v < prev_v)
 		return -ENODATA;
@@ -246,7 +252,7 @@ static int rate_since_prev(const struct engine *e, uint64_t now_v, uint64_t prev
 
 int engine_metric(const struct engine *e, enum metric_kind m, double *ret)
 {
-	const struct engine_sample *s = engine_last(e), *p = nth(e, 1);
+	const struct engine_sample *s = engine_last(e), *p = previous(e);
 	usec_t ttm;
 	int r;
 
@@ -598,7 +604,8 @@ static bool has_tripwire(const struct engine_sample *s)
  * when that is older). */
 static uint64_t high_rise(const struct engine *e)
 {
-	const struct engine_sample *last = engine_last(e), *s, *old = nth(e, 1);
+	const struct engine_sample *last = engine_last(e);
+	const struct engine_point *s, *old = nth(e, 1);
 
 	for (unsigned i = 2; (s = nth(e, i)) && last->at - s->at <= HIGH_RECENT; i++)
 		old = s;
@@ -895,8 +902,11 @@ size_t engine_feed(struct engine *e, const struct engine_sample *s, struct engin
 {
 	size_t n = 0;
 
+	if (e->n)
+		e->prev = e->last;
+	e->last = *s;
 	e->head = e->n ? (e->head + 1) % ENGINE_HISTORY : 0;
-	e->hist[e->head] = *s;
+	e->hist[e->head] = (struct engine_point){ .at = s->at, .ws = engine_working_set(s), .ev_high = s->ev_high };
 	if (e->n < ENGINE_HISTORY)
 		e->n++;
 	throttle_check(e, out, max, &n);

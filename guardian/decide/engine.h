@@ -96,7 +96,14 @@ struct engine_limits {
 struct engine {
 	const struct policy *p;
 	bool dry_run;
-	struct engine_sample hist[ENGINE_HISTORY];
+	/* The last two samples whole (rates need the one before); of the
+	 * others only what the growth fit and the tripwire need: a few bytes
+	 * a sample, not a whole sample, for every guarded service. */
+	struct engine_sample last, prev;
+	struct engine_point {
+		usec_t at;
+		uint64_t ws, ev_high;
+	} hist[ENGINE_HISTORY];
 	unsigned n, head;                 /* hist[head] is the newest */
 	struct engine_rule_state *rules;  /* p->n_rules */
 	/* the default guard */

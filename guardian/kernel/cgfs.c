@@ -210,6 +210,17 @@ int cgfs_read_u64(int dirfd, const char *attr, uint64_t *ret)
 	return parse_u64_or_max(text, ret);
 }
 
+int cgfs_pread_u64(int fd, uint64_t *ret)
+{
+	char buf[32];
+	ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+
+	if (n < 0)
+		return -errno;
+	buf[n] = '\0';
+	return parse_u64_or_max(buf, ret);
+}
+
 int cgfs_write_u64(int dirfd, const char *attr, uint64_t value)
 {
 	char buf[24];

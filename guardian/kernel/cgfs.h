@@ -55,6 +55,9 @@ int cgfs_write(int dirfd, const char *attr, const char *value);
  * else is -EBADMSG. */
 int cgfs_read_u64(int dirfd, const char *attr, uint64_t *ret);
 int cgfs_write_u64(int dirfd, const char *attr, uint64_t value);
+/* The same through a file kept open (one pread, no open and close): for a
+ * value read often, like memory.current on every calm tick. */
+int cgfs_pread_u64(int fd, uint64_t *ret);
 
 /* "key value" files (memory.stat, memory.events, cgroup.events): the value
  * of one key. -ENOENT when the key is missing, -EBADMSG on a bad line or a

@@ -24,7 +24,13 @@
  * memory.max, or at least every 10 s for the records and `explain`: an
  * idle service costs a read a second. */
 #define LAZY_MOVE_MIN (1ULL << 20)
-#define LAZY_FULL_EVERY (10 * USEC_PER_SEC)
+#define LAZY_FULL_EVERY (30 * USEC_PER_SEC)
+/* ... and once memory.current stood still for three ticks in a row, looks
+ * at it every 5 s only: a leak that starts meanwhile meets the tripwire,
+ * whose event wakes us at once, and its warning comes a few seconds later.
+ * Any movement goes back to every interval. */
+#define LAZY_TICK (5 * USEC_PER_SEC)
+#define LAZY_STILL_TICKS 3
 /* Events sample at most every 50 ms: memory.events `high` changes on every
  * throttled charge and would otherwise turn inotify into a busy loop. */
 #define EVENT_MIN_GAP (50 * USEC_PER_MSEC)
@@ -40,6 +46,8 @@ struct pressure {
 	struct cgwatch_entry *events;
 	bool fast, psi_fired, in_cb, dead, lazy;
 	uint64_t last_current, memory_max; /* at the last full sample */
+	int current_fd;                    /* memory.current, kept open for the lazy ticks */
+	unsigned still;                    /* lazy ticks in a row it did not move */
 	usec_t last_full;
 	unsigned long samples;
 };
@@ -97,17 +105,18 @@ int pressure_read(int cgfd, struct engine_sample *ret)
 
 static void arm(struct pressure *s)
 {
-	usec_t now = now_monotonic(), next;
+	usec_t now = now_monotonic(), next, tick;
 
 	if (s->fast) {
 		(void)loop_timer_rearm(s->timer, FAST_INTERVAL);
 		return;
 	}
-	next = (now / s->calm + 1) * s->calm;
+	tick = s->lazy && s->still >= LAZY_STILL_TICKS && s->calm < LAZY_TICK ? LAZY_TICK : s->calm;
+	next = (now / tick + 1) * tick;
 	/* Never two samples closer than half an interval when the alignment
 	 * falls just after the last one. */
 	if (next < s->last_full + s->calm / 2)
-		next += s->calm;
+		next += tick;
 	(void)loop_timer_rearm(s->timer, next - now);
 }
 
@@ -116,6 +125,8 @@ static void free_pressure(struct pressure *s)
 	loop_source_freep(&s->timer);
 	loop_source_freep(&s->psi_src);
 	cgwatch_removep(&s->events);
+	if (s->current_fd >= 0)
+		close(s->current_fd);
 	free(s);
 }
 
@@ -150,7 +161,7 @@ static bool moved(const struct pressure *s)
 {
 	uint64_t cur, step = s->memory_max == UINT64_MAX ? 0 : s->memory_max / 100;
 
-	if (cgfs_read_u64(s->cgfd, "memory.current", &cur) < 0)
+	if (s->current_fd < 0 || cgfs_pread_u64(s->current_fd, &cur) < 0)
 		return true; /* let the full sample find out why */
 	if (step < LAZY_MOVE_MIN)
 		step = LAZY_MOVE_MIN;
@@ -162,9 +173,13 @@ static int on_timer(struct loop_source *src, int fd, uint32_t revents, void *dat
 	struct pressure *s = data;
 	usec_t now = now_monotonic();
 
-	if (!s->fast && s->lazy && s->samples && now < s->last_full + LAZY_FULL_EVERY && !moved(s)) {
-		arm(s);
-		return 0;
+	if (!s->fast && s->lazy && s->samples && now < s->last_full + LAZY_FULL_EVERY) {
+		if (!moved(s)) {
+			s->still++;
+			arm(s);
+			return 0;
+		}
+		s->still = 0;
 	}
 	if (s->fast || now + s->calm / 2 >= s->last_full + s->calm) {
 		sample_now(s);
@@ -177,6 +192,7 @@ static int on_timer(struct loop_source *src, int fd, uint32_t revents, void *dat
 
 static int on_event(struct pressure *s)
 {
+	s->still = 0;
 	if (now_monotonic() - s->last_full >= EVENT_MIN_GAP) {
 		sample_now(s);
 		if (finish(s))
@@ -239,7 +255,9 @@ int pressure_start(struct loop *loop, struct cgwatch *watch, int cgfd, const str
 	if (!s)
 		return -ENOMEM;
 	*s = (struct pressure){ .loop = loop, .watch = watch, .cgfd = cgfd, .calm = cfg->calm_interval, .cb = cb, .data = data,
-			       .lazy = cfg->lazy };
+			       .lazy = cfg->lazy, .current_fd = -1 };
+	if (s->lazy)
+		s->current_fd = openat(cgfd, "memory.current", O_RDONLY | O_CLOEXEC);
 	(void)arm_psi(s, cfg->psi_trigger ?: PRESSURE_PSI_TRIGGER); /* best effort: no PSI (psi=0) or not root */
 	(void)arm_events(s); /* best effort: sampling still runs */
 	/* The first sample right away: growth needs a starting point. */

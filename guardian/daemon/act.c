@@ -75,11 +75,8 @@ static int do_kill(struct service *svc, const char *reason, struct act_result *r
 	else
 		(void)service_restart(svc, EXIT_RULE, reason, true);
 	r = group_kill_finish(svc->cgfd, &k);
-	res->killed = true;
-	res->processes = k.n;
-	res->released = k.released;
-	res->exited = k.exited;
-	res->release_failed = k.failed;
+	res->kill = (struct act_kill_counts){ .killed = true, .processes = (unsigned)k.n, .released = k.released,
+					      .exited = k.exited, .release_failed = k.failed };
 	snprintf(res->note, sizeof(res->note), "cgroup.kill; process_mrelease on %u of %zu processes "
 		 "(%u had exited, %u failed)", k.released, k.n, k.exited, k.failed);
 	group_kill_done(&k);

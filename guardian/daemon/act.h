@@ -15,9 +15,10 @@ struct act_result {
 	 * "memory.reclaim: EAGAIN (no swap, nothing reclaimable)". */
 	char note[256];
 	/* kill: the group's processes, and what process_mrelease did. */
-	bool killed;
-	size_t processes;
-	unsigned released, exited, release_failed;
+	struct act_kill_counts {
+		bool killed;
+		unsigned processes, released, exited, release_failed;
+	} kill;
 };
 
 /* Do d to svc (d->verdict must be VERDICT_ACT). Returns 0 or a negative

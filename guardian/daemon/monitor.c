@@ -26,7 +26,7 @@ struct followup {
 	char source[64];
 	uint64_t current, ws, oom_kill;
 	double psi_some;
-	struct act_result result; /* what the action itself reported */
+	struct act_kill_counts kill; /* what a kill itself reported */
 };
 
 struct monitors {
@@ -161,11 +161,11 @@ static int on_followup(struct loop_source *src, int fd, uint32_t revents, void *
 	snprintf(why, sizeof(why), "%.0fs after %s: %.1f MiB freed%s", (double)FOLLOWUP_DELAY / 1e6,
 		 action_kind_to_string(f->action), (double)freed / (1 << 20),
 		 now.ev_oom_kill > f->oom_kill ? "; the kernel OOM killer fired anyway" : "");
-	if (f->result.killed) {
-		json_object_object_add(o, "processes", json_object_new_uint64(f->result.processes));
-		json_object_object_add(o, "released", json_object_new_uint64(f->result.released));
-		json_object_object_add(o, "exited", json_object_new_uint64(f->result.exited));
-		json_object_object_add(o, "release_failed", json_object_new_uint64(f->result.release_failed));
+	if (f->kill.killed) {
+		json_object_object_add(o, "processes", json_object_new_uint64(f->kill.processes));
+		json_object_object_add(o, "released", json_object_new_uint64(f->kill.released));
+		json_object_object_add(o, "exited", json_object_new_uint64(f->kill.exited));
+		json_object_object_add(o, "release_failed", json_object_new_uint64(f->kill.release_failed));
 	}
 	write_record(m, "follow-up", why, o);
 	if ((f->action == ACTION_RESTART || f->action == ACTION_KILL) && freed < FUTILE_FREED)
@@ -224,7 +224,7 @@ static void carry_out(struct monitor *m, const struct engine_decision *d, const 
 		m->we_froze = !d->undo;
 	r = act_run(svc, d, &res);
 	if (f)
-		f->result = res;
+		f->kill = res.kill;
 	if (r < 0)
 		log_warning_errno(r, "%s: %s: %s", svc_name(svc), action_kind_to_string(d->action), d->reason);
 	else

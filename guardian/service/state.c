@@ -2,6 +2,7 @@
  * <state-dir>/state.json, valid for the boot it was written in. */
 #include <fcntl.h>
 #include <json-c/json.h>
+#include <malloc.h>
 #include <stdio.h>
 
 #include "log.h"
@@ -208,9 +209,14 @@ int supervisor_load_state(struct supervisor *s)
 static int on_save(struct loop_source *src, int fd, uint32_t revents, void *data)
 {
 	struct supervisor *s = data;
+	int r;
 
 	loop_source_freep(&s->save);
-	return supervisor_flush_state(s);
+	r = supervisor_flush_state(s);
+	/* The JSON of every service was built and freed: give those pages
+	 * back, or they stay in guardian's RSS for good. */
+	(void)malloc_trim(0);
+	return r;
 }
 
 int supervisor_flush_state(struct supervisor *s)

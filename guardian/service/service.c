@@ -636,6 +636,14 @@ static int on_stop_timeout(struct loop_source *src, int fd, uint32_t revents, vo
 	int r;
 
 	loop_source_freep(&svc->timer);
+	/* The group emptied in time and its events are still queued behind a
+	 * busy loop (a reload that stopped hundreds at once): nothing to kill,
+	 * and no kill to record. */
+	if (!service_group_populated(svc)) {
+		if (svc->pid == 0)
+			service_on_group_empty(svc);
+		return 0;
+	}
 	r = group_kill_prepare(svc->cgfd, &k);
 	if (r < 0) /* no pids for the record, but the kill must still happen */
 		log_warning_errno(r, "%s: cannot read %s/cgroup.procs", svc_name(svc), svc->cgroup);

@@ -10,6 +10,7 @@
 #include <sys/resource.h>
 #include <sys/syscall.h>
 
+#include "cgfs.h"
 #include "procs.h"
 
 #ifndef CLONE_INTO_CGROUP
@@ -172,10 +173,22 @@ int spawn_raise_nofile(rlim_t *ret_soft)
 {
 	struct rlimit rl;
 
+	uint64_t nr_open = 0;
+
 	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
 		return -errno;
 	if (!child_nofile)
 		child_nofile = rl.rlim_cur;
+	/* As root the hard limit may go up to fs.nr_open (a busybox init
+	 * leaves 4096, a few fds short of a thousand services); up to 1M, as
+	 * systemd gives its services at most. */
+	if (cgfs_read_u64(AT_FDCWD, "/proc/sys/fs/nr_open", &nr_open) == 0 && nr_open > rl.rlim_max) {
+		struct rlimit up = { .rlim_cur = (rlim_t)(nr_open < (1 << 20) ? nr_open : (1 << 20)) };
+
+		up.rlim_max = up.rlim_cur;
+		if (up.rlim_max > rl.rlim_max && setrlimit(RLIMIT_NOFILE, &up) == 0)
+			rl = up;
+	}
 	rl.rlim_cur = rl.rlim_max;
 	if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
 		return -errno;

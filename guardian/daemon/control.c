@@ -19,6 +19,9 @@
  * service's own stop.timeout: a start that never reports exec success or
  * failure within this is a bug to report, not to wait on forever. */
 #define SETTLE_SLACK_USEC (30 * USEC_PER_SEC)
+/* Out of fds, accepting pauses this long: a spinning loop would starve
+ * every guard, and fds come back as services stop or requests finish. */
+#define ACCEPT_PAUSE (1 * USEC_PER_SEC)
 
 struct caller {
 	pid_t pid;
@@ -45,6 +48,7 @@ struct control {
 	struct pending *head, *tail;
 	struct loop_source *kick;     /* deferred queue processing */
 	struct loop_source *deadline; /* the waiting command's time limit */
+	struct loop_source *resume;   /* listening again after running out of fds */
 };
 
 static bool caller_is_admin(const struct control *c, const struct caller *who)
@@ -480,6 +484,16 @@ static int read_request(int fd, char **ret)
 	return 0;
 }
 
+static int on_client(struct loop_source *src, int fd, uint32_t revents, void *data);
+
+static int on_resume(struct loop_source *src, int fd, uint32_t revents, void *data)
+{
+	struct control *c = data;
+
+	loop_source_freep(&c->resume);
+	return loop_add_fd(c->loop, c->fd, EPOLLIN, false, on_client, c, &c->src);
+}
+
 static int on_client(struct loop_source *src, int fd, uint32_t revents, void *data)
 {
 	struct control *c = data;
@@ -492,6 +506,14 @@ static int on_client(struct loop_source *src, int fd, uint32_t revents, void *da
 	struct timeval tv = { .tv_sec = 1 };
 	int r;
 
+	if (cfd < 0 && (errno == EMFILE || errno == ENFILE)) {
+		/* The connection stays queued, so the socket stays readable:
+		 * stop listening for a moment instead of spinning on it. */
+		log_warning("control: out of file descriptors; not accepting connections for 1s");
+		loop_source_freep(&c->src);
+		(void)loop_add_timer(c->loop, ACCEPT_PAUSE, on_resume, c, &c->resume);
+		return 0;
+	}
 	if (cfd < 0)
 		return errno == EAGAIN ? 0 : -errno;
 	if (getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
@@ -534,7 +556,7 @@ int control_new(struct loop *loop, struct supervisor *sup, const struct control_
 		free(c);
 		return r;
 	}
-	r = loop_add_fd(loop, fd, EPOLLIN, true, on_client, c, &c->src);
+	r = loop_add_fd(loop, fd, EPOLLIN, false, on_client, c, &c->src);
 	if (r < 0) {
 		supervisor_unsubscribe(sup, &control_hooks, c);
 		free(c);
@@ -550,6 +572,9 @@ void control_free(struct control *c)
 	if (!c)
 		return;
 	loop_source_freep(&c->src);
+	loop_source_freep(&c->resume);
+	if (c->fd >= 0)
+		close(c->fd);
 	loop_source_freep(&c->kick);
 	loop_source_freep(&c->deadline);
 	while (c->head) {

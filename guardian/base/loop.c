@@ -20,6 +20,7 @@ struct loop_source {
 	/* timers */
 	usec_t deadline;     /* monotonic */
 	usec_t every;        /* 0: one-shot */
+	bool auto_free;      /* a one-shot nobody holds: freed once it ran */
 	size_t heap_idx;     /* SIZE_MAX: not queued */
 };
 
@@ -78,6 +79,9 @@ void loop_free(struct loop *l)
 	if (!l)
 		return;
 	loop_source_free(l->tsrc);
+	/* Timers still queued are the loop's: nobody else may hold them now. */
+	while (l->n_heap)
+		loop_source_free(l->heap[0]);
 	loop_reap(l);
 	free(l->heap);
 	close(l->epfd);
@@ -218,6 +222,8 @@ static int on_timerfd(struct loop_source *src, int fd, uint32_t revents, void *d
 		r = s->cb(s, -1, EPOLLIN, s->data);
 		if (r < 0)
 			log_warning_errno(r, "event handler failed");
+		if (s->auto_free && s->heap_idx == SIZE_MAX)
+			loop_source_free(s);
 	}
 	arm_timerfd(l);
 	return 0;
@@ -232,7 +238,7 @@ static int add_timer(struct loop *l, usec_t after, usec_t every, loop_cb cb, voi
 	if (!s)
 		return -ENOMEM;
 	*s = (struct loop_source){ .loop = l, .fd = -1, .is_timer = true, .cb = cb, .data = data,
-				   .every = every, .heap_idx = SIZE_MAX };
+				   .every = every, .heap_idx = SIZE_MAX, .auto_free = !ret && !every };
 	r = timer_queue(s, after);
 	if (r < 0) {
 		free(s);

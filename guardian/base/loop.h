@@ -21,7 +21,8 @@ void loop_free(struct loop *l);
 int loop_add_fd(struct loop *l, int fd, uint32_t events, bool own_fd, loop_cb cb, void *data,
 		struct loop_source **ret);
 /* Fire once, after `after` usec (CLOCK_MONOTONIC). The source stays until
- * freed; loop_timer_rearm sets it again. */
+ * freed; loop_timer_rearm sets it again. With ret NULL nobody can free it:
+ * it is freed once it ran. loop_free frees timers still queued. */
 int loop_add_timer(struct loop *l, usec_t after, loop_cb cb, void *data, struct loop_source **ret);
 int loop_timer_rearm(struct loop_source *s, usec_t after);
 /* Periodic timer. */

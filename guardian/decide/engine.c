@@ -298,9 +298,14 @@ bool engine_engaged(const struct engine *e, usec_t now, usec_t within, bool *ret
 	const struct engine_limits *l = &e->lim;
 	usec_t last = l->n_kills ? l->kills[(l->n_kills - 1) % ARRAY_SIZE(l->kills)] : 0;
 
+	double g;
+
 	*ret_stalled = e->throttled || e->frozen || e->evidence_since;
-	/* A warning (a notify) is not acting on it: a collected heap that
-	 * warns on every cycle stays a candidate for the system guard. */
+	/* A warning counts while the service is heading for its limit now (a
+	 * leak the engine will restart on the tripwire's evidence); a heap
+	 * that warns on every cycle is a candidate again while it shrinks. */
+	if (e->sign == SIGN_WARN && engine_growth(e, &g) == 0 && g >= GROWTH_MIN)
+		return true;
 	return e->sign >= SIGN_EVIDENCE || e->step > STEP_NOTIFY || e->throttled || e->frozen ||
 	       e->evidence_since || (last && now >= last && now - last < within);
 }

@@ -6,28 +6,23 @@
 #include <stdint.h>
 
 #include <cmocka.h>
-#include <ftw.h>
+#include <limits.h>
 #include <sys/stat.h>
 
 #include "actionlog.h"
+#include "tmptree.h"
 
-static char dir[64];
+static char dir[256];
 
 static int setup(void **state)
 {
-	strcpy(dir, "/tmp/test_actionlog.XXXXXX");
-	assert_non_null(mkdtemp(dir));
+	tmptree_new(dir, sizeof(dir), "actionlog");
 	return 0;
-}
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	return remove(path);
 }
 
 static int teardown(void **state)
 {
-	nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+	tmptree_remove(dir);
 	return 0;
 }
 
@@ -54,7 +49,7 @@ static void record_is_one_line_with_the_common_keys(void **state)
 	struct actionlog *a;
 	struct json_object *rec, *got, *v;
 	pid_t pids[] = { 42, 43 };
-	char path[128];
+	char path[PATH_MAX];
 
 	assert_int_equal(actionlog_open(dir, 0, 0, &a), 0);
 	rec = actionlog_record("web", "/guardian.slice/web.service", "guardian", "kill",
@@ -85,7 +80,7 @@ static void record_is_one_line_with_the_common_keys(void **state)
 static void records_append_across_reopen(void **state)
 {
 	struct actionlog *a;
-	char path[128];
+	char path[PATH_MAX];
 
 	for (int i = 0; i < 2; i++) {
 		assert_int_equal(actionlog_open(dir, 0, 0, &a), 0);
@@ -101,7 +96,7 @@ static void records_append_across_reopen(void **state)
 static void rotation_keeps_the_configured_number_of_files(void **state)
 {
 	struct actionlog *a;
-	char path[160];
+	char path[PATH_MAX];
 	struct stat st;
 
 	/* Every record is over 100 bytes: each write after the first rotates. */

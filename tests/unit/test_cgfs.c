@@ -7,7 +7,6 @@
 #include <cmocka.h>
 
 #include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
 #include <signal.h>
 #include <sys/resource.h>
@@ -16,6 +15,7 @@
 #include <time.h>
 
 #include "cgfs.h"
+#include "tmptree.h"
 
 #define WEB "system.slice/web.service"
 
@@ -81,22 +81,15 @@ static int setup_fixture(void **state)
 static int setup_copy(void **state)
 {
 	_cleanup_free_ char *src = fixture("cgroup/basic.fakeroot/.");
-	const char *tmp = getenv("TMPDIR");
 	struct tree *t = calloc(1, sizeof(*t));
 	char dir[PATH_MAX];
 
 	assert_non_null(t);
 	*state = t;
-	snprintf(dir, sizeof(dir), "%s/test_cgfs.XXXXXX", tmp ? tmp : "/tmp");
-	assert_non_null(mkdtemp(dir));
+	tmptree_new(dir, sizeof(dir), "cgfs");
 	t->temporary = true;
 	run((char *const[]){ "cp", "-a", src, dir, NULL });
 	return open_tree(t, dir);
-}
-
-static int remove_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	return remove(path);
 }
 
 static int teardown(void **state)
@@ -106,7 +99,7 @@ static int teardown(void **state)
 	closep(&t->web);
 	cgfs_close(&t->cg);
 	if (t->temporary)
-		nftw(t->dir, remove_one, 16, FTW_DEPTH | FTW_PHYS);
+		tmptree_remove(t->dir);
 	free(t);
 	return 0;
 }

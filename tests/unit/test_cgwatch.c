@@ -13,11 +13,11 @@
 
 #include <dirent.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <sys/stat.h>
 
 #include "cgwatch.h"
+#include "tmptree.h"
 #include "loop.h"
 
 /* How long a test lets the loop run to see events arrive (or not). */
@@ -52,13 +52,10 @@ static void touch_file(int dirfd, const char *name)
 static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
-	const char *tmp = getenv("TMPDIR");
 
 	if (!f)
 		return -1;
-	snprintf(f->dir, sizeof(f->dir), "%s/guardian-cgwatch-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-	if (!mkdtemp(f->dir))
-		return -1;
+	tmptree_new(f->dir, sizeof(f->dir), "cgwatch");
 	f->cgfd = open(f->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (f->cgfd < 0)
 		return -1;
@@ -70,11 +67,6 @@ static int setup(void **state)
 	return 0;
 }
 
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	return remove(path);
-}
-
 static int teardown(void **state)
 {
 	struct fixture *f = *state;
@@ -82,7 +74,7 @@ static int teardown(void **state)
 	cgwatch_free(f->w);
 	loop_free(f->loop);
 	close(f->cgfd);
-	nftw(f->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	tmptree_remove(f->dir);
 	free(f);
 	return 0;
 }

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 
 #include "policy.h"
+#include "tmptree.h"
 
 /* Fixture paths are relative to tests/fixtures/policies so the expected
  * messages read exactly as a user would see them. */
@@ -543,7 +544,7 @@ static void test_mode_rule_refuses_group_or_world_writable_for_root_only(void **
 
 static void test_world_writable_copy_refused_when_root(void **state)
 {
-	char dir[] = "/tmp/guardian-policy-XXXXXX", path[64], want[256];
+	char dir[256], path[300], want[1024];
 	_cleanup_diag_ struct diag d = { 0 };
 	static const char text[] = "service: web\ncommand: /usr/local/bin/webapp\n";
 	struct policy *p = NULL;
@@ -551,7 +552,7 @@ static void test_world_writable_copy_refused_when_root(void **state)
 
 	if (geteuid() != 0)
 		skip(); /* the rule only applies to root */
-	assert_non_null(mkdtemp(dir));
+	tmptree_new(dir, sizeof(dir), "policy");
 	snprintf(path, sizeof(path), "%s/web.yaml", dir);
 	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	assert_true(fd >= 0);

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "procs.h"
+#include "tmptree.h"
 
 #define CHILDREN 64
 
@@ -27,8 +28,7 @@ static int fake_group(char *dir, size_t len)
 	FILE *f;
 	int fd;
 
-	snprintf(dir, len, "/tmp/test-procs.XXXXXX");
-	assert_non_null(mkdtemp(dir));
+	tmptree_new(dir, len, "procs");
 	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	assert_true(fd >= 0);
 	f = fdopen(openat(fd, "cgroup.procs", O_WRONLY | O_CREAT | O_CLOEXEC, 0644), "w");

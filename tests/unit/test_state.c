@@ -11,13 +11,13 @@
 #include <cmocka.h>
 
 #include <fcntl.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <sys/stat.h>
 
 #include <json-c/json.h>
 
 #include "log.h"
+#include "tmptree.h"
 #include "supervisor.h"
 
 #define BOOT_ONE "3d4b6b1e-5c8a-4a31-9a0e-6f1f2b7c0001"
@@ -38,15 +38,6 @@ struct fixture {
 	struct loop *loop;
 };
 
-static void write_file(const char *path, const char *text)
-{
-	FILE *f = fopen(path, "we");
-
-	assert_non_null(f);
-	assert_int_equal(fputs(text, f) >= 0, 1);
-	assert_int_equal(fclose(f), 0);
-}
-
 static char *read_file(const char *path)
 {
 	char *text = NULL;
@@ -59,22 +50,14 @@ static char *read_file(const char *path)
 	return text;
 }
 
-static void make_dir(const char *path)
-{
-	assert_int_equal(mkdir(path, 0755), 0);
-}
-
 static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
-	const char *tmp = getenv("TMPDIR");
 	char path[512];
 
 	if (!f)
 		return -1;
-	snprintf(f->root, sizeof(f->root), "%s/guardian-state-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-	if (!mkdtemp(f->root))
-		return -1;
+	tmptree_new(f->root, sizeof(f->root), "state");
 	snprintf(f->cgroot, sizeof(f->cgroot), "%s/cgroup", f->root);
 	snprintf(f->proc, sizeof(f->proc), "%s/proc", f->root);
 	snprintf(f->state, sizeof(f->state), "%s/state", f->root);
@@ -83,33 +66,28 @@ static int setup(void **state)
 
 	/* A cgroup root whose services' parent offers every controller and
 	 * has them enabled already (so supervisor_new writes nothing). */
-	make_dir(f->cgroot);
+	tmptree_mkdir(f->cgroot);
 	snprintf(path, sizeof(path), "%s/guardian.slice", f->cgroot);
-	make_dir(path);
+	tmptree_mkdir(path);
 	snprintf(path, sizeof(path), "%s/guardian.slice/cgroup.controllers", f->cgroot);
-	write_file(path, "cpu io memory pids\n");
+	tmptree_write(path, "cpu io memory pids\n");
 	snprintf(path, sizeof(path), "%s/guardian.slice/cgroup.subtree_control", f->cgroot);
-	write_file(path, "cpu io memory pids\n");
+	tmptree_write(path, "cpu io memory pids\n");
 
-	make_dir(f->proc);
+	tmptree_mkdir(f->proc);
 	snprintf(path, sizeof(path), "%s/sys", f->proc);
-	make_dir(path);
+	tmptree_mkdir(path);
 	snprintf(path, sizeof(path), "%s/sys/kernel", f->proc);
-	make_dir(path);
+	tmptree_mkdir(path);
 	snprintf(path, sizeof(path), "%s/sys/kernel/random", f->proc);
-	make_dir(path);
-	write_file(f->boot_id, BOOT_ONE "\n");
+	tmptree_mkdir(path);
+	tmptree_write(f->boot_id, BOOT_ONE "\n");
 
-	make_dir(f->state);
+	tmptree_mkdir(f->state);
 	if (cgfs_open(f->cgroot, &f->cg) < 0 || loop_new(&f->loop) < 0)
 		return -1;
 	*state = f;
 	return 0;
-}
-
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	return remove(path);
 }
 
 static int teardown(void **state)
@@ -118,7 +96,7 @@ static int teardown(void **state)
 
 	loop_free(f->loop);
 	cgfs_close(&f->cg);
-	nftw(f->root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	tmptree_remove(f->root);
 	free(f);
 	return 0;
 }
@@ -335,7 +313,7 @@ static void test_state_file_from_another_boot_is_ignored(void **state)
 	supervisor_free(before);
 
 	/* Rebooted: counters and monotonic times mean nothing now. */
-	write_file(f->boot_id, BOOT_TWO "\n");
+	tmptree_write(f->boot_id, BOOT_TWO "\n");
 	after = new_supervisor(f, false);
 	assert_int_equal(supervisor_load_state(after), 0);
 	assert_untouched(web(after));
@@ -343,7 +321,7 @@ static void test_state_file_from_another_boot_is_ignored(void **state)
 
 	/* A file with no boot id at all is not one guardian wrote: an error
 	 * (the daemon logs it and goes on), and it changes nothing. */
-	write_file(f->state_file, "{\"services\": {\"web\": {\"want_running\": true, \"restarts\": 9}}}");
+	tmptree_write(f->state_file, "{\"services\": {\"web\": {\"want_running\": true, \"restarts\": 9}}}");
 	after = new_supervisor(f, false);
 	assert_int_equal(supervisor_load_state(after), -EBADMSG);
 	assert_untouched(web(after));
@@ -420,7 +398,7 @@ static void test_corrupt_state_file_is_an_error_and_changes_nothing(void **state
 		char *text;
 
 		print_message("  corrupt[%zu]\n", i);
-		write_file(f->state_file, corrupt[i]);
+		tmptree_write(f->state_file, corrupt[i]);
 		assert_int_equal(supervisor_load_state(s), -EBADMSG);
 		assert_untouched(web(s));
 		assert_untouched(worker(s));
@@ -462,7 +440,7 @@ static void test_exit_cause_out_of_range_is_not_loaded(void **state)
 		 "{\"boot_id\": \"%s\", \"services\": {\"web\": {\"want_running\": true, \"restarts\": 2,"
 		 " \"last_exit_cause\": %d, \"last_exit_code\": 1, \"last_exit_at\": 3}}}",
 		 BOOT_ONE, _EXIT_CAUSE_MAX + 5);
-	write_file(f->state_file, text);
+	tmptree_write(f->state_file, text);
 	assert_int_equal(supervisor_load_state(s), 0);
 	assert_int_equal(web(s)->restarts, 2);
 	assert_int_equal(web(s)->last_exit.cause, EXIT_NONE);
@@ -520,7 +498,7 @@ static void test_state_file_of_the_wrong_shape_or_with_trailing_garbage_is_an_er
 		struct supervisor *s = new_supervisor(f, false);
 
 		print_message("  wrong[%zu]\n", i);
-		write_file(f->state_file, wrong[i]);
+		tmptree_write(f->state_file, wrong[i]);
 		assert_int_equal(supervisor_load_state(s), -EBADMSG);
 		assert_untouched(web(s));
 		supervisor_free(s);

@@ -21,23 +21,12 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "util.h"
+
 static void usage(void)
 {
 	fprintf(stderr, "usage: forkhog --children N [--kib K] [--more M]\n");
 	exit(2);
-}
-
-static int parse_ulong(const char *s, unsigned long *ret)
-{
-	unsigned long v;
-	char *end;
-
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno || end == s || *end || s[0] == '-')
-		return -EINVAL;
-	*ret = v;
-	return 0;
 }
 
 /* The child's life: its own memory, one byte to say so, then wait. */
@@ -117,7 +106,7 @@ int main(int argc, char **argv)
 		{ "more", required_argument, NULL, 'm' },
 		{ NULL, 0, NULL, 0 },
 	};
-	unsigned long n = 0, kib = 1024, more = 0, total;
+	uint64_t n = 0, kib = 1024, more = 0, total;
 	bool have_n = false;
 	sigset_t usr1;
 	int c;
@@ -125,16 +114,16 @@ int main(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'n':
-			if (parse_ulong(optarg, &n) < 0)
+			if (parse_u64(optarg, &n) < 0)
 				usage();
 			have_n = true;
 			break;
 		case 'k':
-			if (parse_ulong(optarg, &kib) < 0 || kib > 1024 * 1024)
+			if (parse_u64(optarg, &kib) < 0 || kib > 1024 * 1024)
 				usage();
 			break;
 		case 'm':
-			if (parse_ulong(optarg, &more) < 0)
+			if (parse_u64(optarg, &more) < 0)
 				usage();
 			break;
 		default:

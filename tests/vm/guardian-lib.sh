@@ -7,6 +7,27 @@ GUARDCTL=$GUARDIAN_BUILD_DIR/tools/guardctl
 [ -x "$GUARDIAN" ] && [ -x "$GUARDCTL" ] || bail "guardian/guardctl not built in $GUARDIAN_BUILD_DIR"
 export GUARDIAN_SOCKET=$T/run/guardian.sock
 GUARDIAN_PID=
+LOG=$T/state/actions.jsonl
+SLICE=/sys/fs/cgroup/guardian.slice
+chmod 755 "$T" # the socket under $T/run is for unprivileged callers too
+
+# log_count SERVICE SOURCE_RE ACTION_RE: how many records of SOURCE (engine,
+# guardian, ...) with an action matching ACTION_RE the action log has for
+# SERVICE; log_has: whether there is one. grep, not python3 (4 s to start
+# in the guest), so they can be polled; the records are json-c's plain
+# output, keys in this order.
+log_count() {
+	[ -f "$LOG" ] || { echo 0; return; }
+	grep -Ec "\"service\":\"$1\",\"cgroup\":\"[^\"]*\",\"source\":\"$2\",\"action\":\"($3)\"" "$LOG" 2>/dev/null
+}
+log_has() { [ "$(log_count "$@")" -gt 0 ]; }
+
+# oom_kills SERVICE: the kernel's oom_kill count in the service's cgroup.
+oom_kills() { cg_key "$SLICE/$1.service" memory.events oom_kill; }
+
+# status_row SERVICE: "STATE PID RESTARTS" from guardctl's table.
+status_row() { "$GUARDCTL" status "$1" 2>/dev/null | awk -v s="$1" '$1 == s { print $2, $3, $5 }'; }
+state_is() { local r; r=$(status_row "$1"); [ "${r%% *}" = "$2" ]; }
 
 # guardian_start POLICY_DIR [ARGS...]: starts the daemon (log in $T/guardian.log)
 # and waits until its control socket answers.

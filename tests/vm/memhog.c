@@ -26,14 +26,16 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "util.h"
+
 #define MB (1024UL * 1024UL)
 
 struct options {
-	unsigned long rate_mb;    /* 0: as fast as the kernel allows */
-	unsigned long max_mb;
-	unsigned long report_mb;
-	unsigned long seconds;    /* 0: no time limit */
-	unsigned long cycle_low_mb;
+	uint64_t rate_mb;    /* 0: as fast as the kernel allows */
+	uint64_t max_mb;
+	uint64_t report_mb;
+	uint64_t seconds;    /* 0: no time limit */
+	uint64_t cycle_low_mb;
 	bool cycle;
 	bool hold;
 	bool random_fill;
@@ -49,19 +51,6 @@ static void usage(void)
 		"              [--report MB] [--seconds S]\n"
 		"       memhog --file PATH --read-loop [--seconds S]\n");
 	exit(2);
-}
-
-static int parse_ulong(const char *s, unsigned long *ret)
-{
-	unsigned long v;
-	char *end;
-
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno || end == s || *end || s[0] == '-')
-		return -EINVAL;
-	*ret = v;
-	return 0;
 }
 
 static double now(void)
@@ -274,27 +263,27 @@ int main(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'r':
-			if (parse_ulong(optarg, &o.rate_mb) < 0)
+			if (parse_u64(optarg, &o.rate_mb) < 0)
 				usage();
 			break;
 		case 'm':
-			if (parse_ulong(optarg, &o.max_mb) < 0)
+			if (parse_u64(optarg, &o.max_mb) < 0)
 				usage();
 			have_max = true;
 			break;
 		case 'p':
-			if (parse_ulong(optarg, &o.report_mb) < 0 || o.report_mb == 0)
+			if (parse_u64(optarg, &o.report_mb) < 0 || o.report_mb == 0)
 				usage();
 			break;
 		case 's':
-			if (parse_ulong(optarg, &o.seconds) < 0)
+			if (parse_u64(optarg, &o.seconds) < 0)
 				usage();
 			break;
 		case 'h':
 			o.hold = true;
 			break;
 		case 'c':
-			if (parse_ulong(optarg, &o.cycle_low_mb) < 0)
+			if (parse_u64(optarg, &o.cycle_low_mb) < 0)
 				usage();
 			o.cycle = true;
 			break;

@@ -8,8 +8,6 @@
 . "$(dirname "$0")/guardian-lib.sh"
 need_helper MEMHOG memhog
 
-chmod 755 "$T"
-LOG=$T/state/actions.jsonl
 
 # policies DIR HOG TARGET: an OOM-bound hog (dry run: the default guard only
 # records, so the kernel's OOM killer is the one that acts), a sleeper to

@@ -9,9 +9,6 @@
 . "$(dirname "$0")/guardian-lib.sh"
 need_helper MEMHOG memhog
 
-chmod 755 "$T"
-LOG=$T/state/actions.jsonl
-SLICE=/sys/fs/cgroup/guardian.slice
 
 # engine_records SERVICE [ACTION...]: the engine's records for SERVICE (any
 # action when none is given), one JSON object per line.
@@ -27,7 +24,6 @@ for line in open(sys.argv[1]):
 PY
 }
 has_engine_record() { [ -n "$(engine_records "$@")" ]; }
-oom_kills() { cg_key "$SLICE/$1.service" memory.events oom_kill; }
 
 # A command that runs its workload on the first start only and sleeps on
 # any later one, so a restart by guardian leaves a quiet service behind.

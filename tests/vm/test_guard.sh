@@ -12,23 +12,8 @@
 . "$(dirname "$0")/guardian-lib.sh"
 need_helper MEMHOG memhog
 
-chmod 755 "$T"
-LOG=$T/state/actions.jsonl
-SLICE=/sys/fs/cgroup/guardian.slice
 TRIPWIRE=$((240 << 20)) # 256M - 256M/16
 
-# has_record SERVICE SOURCE ACTION_RE: the action log has a record of
-# SOURCE (engine, guardian, ...) with an action matching ACTION_RE for
-# SERVICE. grep, not python3 (4 s to start in the guest), so it can be
-# polled; the records are json-c's plain output, keys in this order.
-has_record() {
-	grep -Eq "\"service\":\"$1\",\"cgroup\":\"[^\"]*\",\"source\":\"$2\",\"action\":\"($3)\"" "$LOG" 2>/dev/null
-}
-oom_kills() { cg_key "$SLICE/$1.service" memory.events oom_kill; }
-
-# status_row SERVICE: "STATE PID RESTARTS" from guardctl's table.
-status_row() { "$GUARDCTL" status "$1" 2>/dev/null | awk -v s="$1" '$1 == s { print $2, $3, $5 }'; }
-state_is() { local r; r=$(status_row "$1"); [ "${r%% *}" = "$2" ]; }
 restarted() { local st rst; read -r st _ rst <<<"$(status_row "$1")"; [ "$st" = running ] && [ "${rst:-0}" -ge 1 ]; }
 
 # A command that waits for $T/NAME.go on its first start, then runs the
@@ -58,12 +43,12 @@ YAML
 	wait_for 10000 test -e "$T/$name.ran" || bail "$name: its command did not start"
 	high=$(cg_read "$cg" memory.high)
 	check "$name: memory.high is the guard's tripwire before any action ($high = 240 MiB)" \
-		eval "[ '$high' = $TRIPWIRE ] && ! has_record '$name' '[a-z]+' 'restart|stop|kill|throttle|reclaim'"
+		eval "[ '$high' = $TRIPWIRE ] && ! log_has '$name' '[a-z]+' 'restart|stop|kill|throttle|reclaim'"
 	echo "$name $EPOCHREALTIME" >>"$T/go-times"
 	go_ms=$(now_ms)
 	touch "$T/$name.go"
 	check "$name: the engine acts (restart or kill record)" \
-		wait_for "$deadline" has_record "$name" engine 'restart|kill'
+		wait_for "$deadline" log_has "$name" engine 'restart|kill'
 	act_ms=$(now_ms)
 	diag "$name: the engine acted $((act_ms - go_ms)) ms after the leak began at $rate MB/s" \
 		"(memory.events: $(tr '\n' ' ' <"$cg/memory.events"))"
@@ -73,9 +58,9 @@ YAML
 	# The follow-up comes 3 s after the action: time enough for a second
 	# record from the supervisor or the system guard, if either wrote one.
 	check "$name: a follow-up says what the action freed" \
-		wait_for 15000 has_record "$name" engine follow-up
+		wait_for 15000 log_has "$name" engine follow-up
 	check "$name: still no OOM kill (oom_kill $(oom_kills "$name"), no oom-kill record)" \
-		eval "[ '$(oom_kills "$name")' = 0 ] && ! has_record '$name' '[a-z]+' 'oom-kill'"
+		eval "[ '$(oom_kills "$name")' = 0 ] && ! log_has '$name' '[a-z]+' 'oom-kill'"
 	cp "$LOG" "$T/snap-$name.jsonl"
 	"$GUARDCTL" stop "$name" >/dev/null
 	guardian_kill

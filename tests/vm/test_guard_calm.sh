@@ -10,26 +10,10 @@
 . "$(dirname "$0")/guardian-lib.sh"
 need_helper MEMHOG memhog
 
-chmod 755 "$T"
-LOG=$T/state/actions.jsonl
-SLICE=/sys/fs/cgroup/guardian.slice
 TRIPWIRE=$((240 << 20)) # 256M - 256M/16
 WINDOW_MS=60000
 BAD='restart|stop|kill|throttle|reclaim|freeze'
 
-# has_record SERVICE SOURCE_RE ACTION_RE: grep, not python3 (4 s to start in
-# the guest), so it can be polled; json-c's plain output, keys in order.
-has_record() {
-	grep -Eq "\"service\":\"$1\",\"cgroup\":\"[^\"]*\",\"source\":\"$2\",\"action\":\"($3)\"" "$LOG" 2>/dev/null
-}
-count_records() {
-	grep -Ec "\"service\":\"$1\",\"cgroup\":\"[^\"]*\",\"source\":\"$2\",\"action\":\"($3)\"" "$LOG" 2>/dev/null
-}
-oom_kills() { cg_key "$SLICE/$1.service" memory.events oom_kill; }
-
-# status_row SERVICE: "STATE PID RESTARTS" from guardctl's table.
-status_row() { "$GUARDCTL" status "$1" 2>/dev/null | awk -v s="$1" '$1 == s { print $2, $3, $5 }'; }
-state_is() { local r; r=$(status_row "$1"); [ "${r%% *}" = "$2" ]; }
 cycles() { grep -c '^memhog: cycle' "$T/state/logs/gc.log" 2>/dev/null; }
 
 P=$T/policies
@@ -67,7 +51,7 @@ diag "watching for $((WINDOW_MS / 1000)) s: warm pid $warm_pid, gc pid $gc_pid a
 # The minute is the property: either is left alone for that long. The
 # watch ends early only when something acts on one of them.
 disturbed() {
-	has_record warm '[a-z]+' "$BAD" || has_record gc '[a-z]+' "$BAD" ||
+	log_has warm '[a-z]+' "$BAD" || log_has gc '[a-z]+' "$BAD" ||
 		[ ! -d "/proc/$warm_pid" ] || [ ! -d "/proc/$gc_pid" ]
 }
 watch_ms=$(now_ms)
@@ -86,15 +70,15 @@ for s in warm gc; do
 	read -r state pid rst < <(status_row "$s")
 	pid0=${s}_pid rst0=${s}_rst
 	pid0=${!pid0} rst0=${!rst0}
-	check "$s: no engine restart/stop/kill/throttle/reclaim/freeze record" eval "! has_record $s engine '$BAD'"
+	check "$s: no engine restart/stop/kill/throttle/reclaim/freeze record" eval "! log_has $s engine '$BAD'"
 	check "$s: no such record from anyone else either (supervisor, system guard)" \
-		eval "! has_record $s '[a-z]+' 'restart|stop|kill|freeze'"
+		eval "! log_has $s '[a-z]+' 'restart|stop|kill|freeze'"
 	check "$s: still running, same pid ($pid0 -> $state $pid)" \
 		eval "[ '$state' = running ] && [ '$pid' = '$pid0' ]"
 	check "$s: restarts 0 ($rst0 -> $rst)" eval "[ '$rst' = 0 ] && [ '$rst0' = 0 ]"
 	check "$s: the kernel OOM killer never fired (oom_kill $(oom_kills "$s"))" [ "$(oom_kills "$s")" = 0 ]
 	check "$s: memory.high still the tripwire" [ "$(cg_read "$SLICE/$s.service" memory.high)" = "$TRIPWIRE" ]
-	diag "$s: $(count_records "$s" engine notify) notify record(s);" \
+	diag "$s: $(log_count "$s" engine notify) notify record(s);" \
 		"memory.events: $(tr '\n' ' ' <"$SLICE/$s.service/memory.events")"
 	"$GUARDCTL" explain "$s" | sed 's/^/# /'
 done

@@ -17,8 +17,6 @@ KIB=1024          # anonymous memory each child touches
 MIN_PROCS=$((CHILDREN + 1))
 OLD_CAP=256       # the fixed number of pidfds group_kill used to open
 
-chmod 755 "$T"
-LOG=$T/state/actions.jsonl
 SVC=herd
 CG=/sys/fs/cgroup/guardian.slice/$SVC.service
 SVC_LOG=$T/state/logs/$SVC.log

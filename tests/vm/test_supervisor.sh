@@ -7,7 +7,6 @@
 
 P=$T/policies
 mkdir -p "$P" "$T/www"
-chmod 755 "$T"   # the socket under $T/run is for unprivileged callers too
 echo "still alive" >"$T/www/watchdog_page.html"
 
 cat >"$P/sleeper.yaml" <<YAML
@@ -46,7 +45,6 @@ guardian_start "$P" --admin-group adm
 for s in sleeper doublefork stubborn web; do
 	check "$s reaches running" wait_for 15000 svc_state_is "$s" running
 done
-LOG=$T/state/actions.jsonl
 
 # records ACTION SERVICE: action log lines for that pair.
 records() {

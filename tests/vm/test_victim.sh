@@ -12,7 +12,6 @@
 need_helper MEMHOG memhog
 
 P=$T/policies
-LOG=$T/state/actions.jsonl
 mkdir -p "$P"
 mkfifo "$T/go"
 

@@ -5,46 +5,49 @@
 #include <ctype.h>
 #include <time.h>
 
-int parse_u64(const char *s, uint64_t *ret)
+/* What strtoull/strtoll left behind: a number that fits, then nothing
+ * but one optional newline (the way kernel files end). */
+static int parse_end(const char *s, const char *end)
 {
-	char *end = NULL;
-	unsigned long long v;
-
-	if (!s || !isdigit((unsigned char)*s))
-		return -EINVAL;
-	errno = 0;
-	v = strtoull(s, &end, 10);
 	if (errno == ERANGE)
 		return -ERANGE;
 	if (errno || end == s)
 		return -EINVAL;
 	if (*end == '\n')
 		end++;
-	if (*end != '\0')
+	return *end == '\0' ? 0 : -EINVAL;
+}
+
+int parse_u64(const char *s, uint64_t *ret)
+{
+	char *end = NULL;
+	unsigned long long v;
+	int r;
+
+	if (!s || !isdigit((unsigned char)*s))
 		return -EINVAL;
-	*ret = v;
-	return 0;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	r = parse_end(s, end);
+	if (r == 0)
+		*ret = v;
+	return r;
 }
 
 int parse_i64(const char *s, int64_t *ret)
 {
 	char *end = NULL;
 	long long v;
+	int r;
 
 	if (!s || !(*s == '-' || *s == '+' || isdigit((unsigned char)*s)))
 		return -EINVAL;
 	errno = 0;
 	v = strtoll(s, &end, 10);
-	if (errno == ERANGE)
-		return -ERANGE;
-	if (errno || end == s)
-		return -EINVAL;
-	if (*end == '\n')
-		end++;
-	if (*end != '\0')
-		return -EINVAL;
-	*ret = v;
-	return 0;
+	r = parse_end(s, end);
+	if (r == 0)
+		*ret = v;
+	return r;
 }
 
 static usec_t now_clock(clockid_t id)

@@ -178,8 +178,10 @@ void supervisor_free(struct supervisor *s)
 	if (s->save)
 		(void)supervisor_flush_state(s);
 	loop_source_freep(&s->reap);
-	for (size_t i = 0; i < s->n_services; i++)
-		service_free(s->services[i]);
+	/* Out of the array before it is freed: the `removed` hooks of the
+	 * next ones still look at the others. */
+	while (s->n_services > 0)
+		service_free(s->services[--s->n_services]);
 	free(s->services);
 	free(s->subs);
 	if (s->parent_fd >= 0)
@@ -258,22 +260,25 @@ void supervisor_unsubscribe(struct supervisor *s, const struct service_hooks *h,
 static int on_reap(struct loop_source *src, int fd, uint32_t revents, void *data)
 {
 	struct supervisor *s = data;
-	size_t j = 0;
 
 	loop_source_freep(&s->reap);
-	for (size_t i = 0; i < s->n_services; i++) {
+	for (size_t i = 0; i < s->n_services;) {
 		struct service *svc = s->services[i];
+		char *path;
 
-		if (svc->removed && svc->state == SVC_STOPPED) {
-			char *path = TAKE_PTR(svc->cgroup);
-
-			service_free(svc); /* closes its cgroup fd before the rmdir */
-			(void)cgfs_rmdir(s->cg, path);
-			free(path);
-		} else
-			s->services[j++] = svc;
+		if (!(svc->removed && svc->state == SVC_STOPPED)) {
+			i++;
+			continue;
+		}
+		/* Out of the array before it is freed: the `removed` hooks
+		 * look at the services that remain. */
+		memmove(s->services + i, s->services + i + 1, (s->n_services - i - 1) * sizeof(*s->services));
+		s->n_services--;
+		path = TAKE_PTR(svc->cgroup);
+		service_free(svc); /* closes its cgroup fd before the rmdir */
+		(void)cgfs_rmdir(s->cg, path);
+		free(path);
 	}
-	s->n_services = j;
 	return 0;
 }
 

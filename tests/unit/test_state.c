@@ -505,6 +505,56 @@ static void test_state_file_of_the_wrong_shape_or_with_trailing_garbage_is_an_er
 	}
 }
 
+/* The `removed` hooks run as services are freed, and a subscriber may
+ * look at the services that remain (the BPF observers do, for a twin
+ * that shares the cgroup): a service already freed must be out of the
+ * list by then, when guardian exits and when removed services are reaped. */
+struct removals {
+	const struct service *gone[4];
+	size_t n;
+};
+
+static void on_removed(void *data, struct service *svc)
+{
+	struct removals *r = data;
+
+	for (size_t i = 0; i < svc->sup->n_services; i++)
+		for (size_t k = 0; k < r->n; k++)
+			assert_ptr_not_equal(svc->sup->services[i], r->gone[k]);
+	assert_true(r->n < ARRAY_SIZE(r->gone));
+	r->gone[r->n++] = svc;
+}
+
+static const struct service_hooks removal_hooks = { .removed = on_removed };
+
+static int quit_loop(struct loop_source *src, int fd, uint32_t revents, void *data)
+{
+	loop_quit(data, 0);
+	return 0;
+}
+
+static void test_removed_hooks_see_only_services_not_yet_freed(void **state)
+{
+	struct fixture *f = *state;
+	struct removals at_exit = { 0 }, at_reap = { 0 };
+	struct supervisor *s = new_supervisor(f, true);
+
+	assert_int_equal(supervisor_subscribe(s, &removal_hooks, &at_exit), 0);
+	supervisor_free(s);
+	assert_int_equal(at_exit.n, 2);
+
+	s = new_supervisor(f, true);
+	assert_int_equal(supervisor_subscribe(s, &removal_hooks, &at_reap), 0);
+	for (size_t i = 0; i < s->n_services; i++)
+		s->services[i]->removed = true; /* both stopped, their policies gone */
+	supervisor_reap_removed(s);
+	assert_int_equal(loop_add_timer(f->loop, 50 * USEC_PER_MSEC, quit_loop, f->loop, NULL), 0);
+	assert_int_equal(loop_run(f->loop), 0);
+	assert_int_equal(at_reap.n, 2);
+	assert_int_equal(s->n_services, 0);
+	supervisor_free(s);
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int main(void)
@@ -524,6 +574,7 @@ int main(void)
 		T(test_exit_cause_out_of_range_is_not_loaded),
 		T(test_signal_sender_of_the_last_exit_survives_a_guardian_restart),
 		T(test_state_file_of_the_wrong_shape_or_with_trailing_garbage_is_an_error),
+		T(test_removed_hooks_see_only_services_not_yet_freed),
 	};
 
 	log_setup("test_state", LOG_LVL_WARN, 0);

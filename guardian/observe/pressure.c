@@ -1,6 +1,7 @@
 /* pressure.c: one cgroup's memory pressure as the kernel reports it: the PSI
- * trigger (POLLPRI), memory.events changes (through the daemon's cgwatch), and the sampling timer: slow while calm, fast while the
- * engine sees growth, a trigger fired or the group is near memory.max. */
+ * trigger (POLLPRI), memory.events changes (through the daemon's cgwatch)
+ * and the sampling timer: slow while calm, fast while the engine sees
+ * growth, a trigger fired or the group is near memory.max. */
 #include "pressure.h"
 
 #include <fcntl.h>
@@ -21,7 +22,7 @@
 /* A lazy group (the default guard: no rules that need every metric each
  * cycle) reads only memory.current on a calm tick, one file instead of
  * ten, and takes the full sample when it moved by 1 MiB or 1% of
- * memory.max, or at least every 10 s for the records and `explain`: an
+ * memory.max, or at least every 30 s for the records and `explain`: an
  * idle service costs a read a second. */
 #define LAZY_MOVE_MIN (1ULL << 20)
 #define LAZY_FULL_EVERY (30 * USEC_PER_SEC)
@@ -31,9 +32,11 @@
  * Any movement goes back to every interval. */
 #define LAZY_TICK (5 * USEC_PER_SEC)
 #define LAZY_STILL_TICKS 3
-/* Events sample at most every 50 ms: memory.events `high` changes on every
- * throttled charge and would otherwise turn inotify into a busy loop. */
-#define EVENT_MIN_GAP (50 * USEC_PER_MSEC)
+/* Events sample at most every 20 ms: memory.events `high` changes on every
+ * throttled charge and would otherwise turn inotify into a busy loop. An
+ * event that comes sooner takes its sample when the gap has passed, so
+ * what the kernel said reaches the engine at most 20 ms late. */
+#define EVENT_MIN_GAP (20 * USEC_PER_MSEC)
 
 struct pressure {
 	struct loop *loop;
@@ -192,16 +195,20 @@ static int on_timer(struct loop_source *src, int fd, uint32_t revents, void *dat
 
 static int on_event(struct pressure *s)
 {
+	usec_t now = now_monotonic();
+
 	s->still = 0;
-	if (now_monotonic() - s->last_full >= EVENT_MIN_GAP) {
-		sample_now(s);
-		if (finish(s))
-			return 0;
+	s->fast = true;
+	if (now - s->last_full < EVENT_MIN_GAP) {
+		/* Too soon after the last sample: the next one as soon as the
+		 * gap allows, not a whole fast interval later. */
+		(void)loop_timer_rearm(s->timer, s->last_full + EVENT_MIN_GAP - now);
+		return 0;
 	}
-	if (!s->fast) {
-		s->fast = true;
-		arm(s);
-	}
+	sample_now(s);
+	if (finish(s))
+		return 0;
+	arm(s);
 	return 0;
 }
 

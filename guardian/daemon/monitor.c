@@ -44,7 +44,6 @@ struct monitors {
 struct monitor {
 	struct monitors *ms;
 	struct service *svc;
-	const struct policy *policy; /* the one the engine was built for */
 	struct engine eng;
 	struct pressure *pressure;
 	char trigger[64];            /* the PSI trigger armed for this run */
@@ -62,22 +61,6 @@ struct monitor {
 static bool dry(const struct service *svc)
 {
 	return svc->sup->cfg.dry_run || svc->policy->dry_run;
-}
-
-/* A reload may have replaced the policy the engine points into. */
-static int sync_policy(struct monitor *m)
-{
-	if (m->policy == m->svc->policy)
-		return 0;
-	/* The engine forgets its throttle and freeze: undo them on the group
-	 * first, or they would outlive it (and a throttle near memory.max
-	 * would read as the kernel's tripwire). */
-	if (m->running)
-		act_restore(m->svc, m->we_froze, m->we_throttled);
-	m->we_froze = m->we_throttled = false;
-	m->policy = m->svc->policy;
-	m->have_first = false;
-	return engine_reset(&m->eng, m->policy, dry(m->svc));
 }
 
 /* --- records ------------------------------------------------------------ */
@@ -241,8 +224,6 @@ static void on_sample(void *data, const struct engine_sample *s)
 	struct engine_decision out[ENGINE_MAX_DECISIONS];
 	size_t n;
 
-	if (sync_policy(m) < 0)
-		return;
 	if (!m->ms->swap_at || s->at - m->ms->swap_at >= SWAP_REFRESH) {
 		struct sysguard_meminfo mi;
 
@@ -283,7 +264,7 @@ static struct monitor *monitor_get(struct monitors *ms, struct service *svc)
 	m = calloc(1, sizeof(*m));
 	if (!m)
 		return NULL;
-	*m = (struct monitor){ .ms = ms, .svc = svc, .policy = svc->policy };
+	*m = (struct monitor){ .ms = ms, .svc = svc };
 	if (engine_init(&m->eng, svc->policy, dry(svc)) < 0) {
 		free(m);
 		return NULL;
@@ -301,7 +282,6 @@ static int monitor_start(struct monitors *ms, struct service *svc)
 		return -ENOMEM;
 	if (m->running)
 		return 0;
-	m->policy = svc->policy;
 	r = engine_reset(&m->eng, svc->policy, dry(svc));
 	if (r < 0)
 		return r;
@@ -365,9 +345,33 @@ static void on_removed(void *data, struct service *svc)
 		}
 }
 
+/* A reload replaced the policy the engine points into. A running monitor
+ * starts afresh on the new one: what the engine did to the group under
+ * the old policy is undone (a throttle it forgot would outlive it, and
+ * one near memory.max would read as the kernel's tripwire), and the
+ * sampling follows the new sample_interval, PSI trigger and rules. */
+static void on_policy_changed(void *data, struct service *svc)
+{
+	struct monitors *ms = data;
+	struct monitor *m = monitor_find(ms, svc);
+	int r;
+
+	if (!m)
+		return;
+	if (!m->running) {
+		r = engine_reset(&m->eng, svc->policy, dry(svc));
+	} else {
+		monitor_stop(m);
+		r = monitor_start(ms, svc);
+	}
+	if (r < 0)
+		log_warning_errno(r, "%s: cannot watch it under its new policy", svc_name(svc));
+}
+
 const struct service_hooks monitor_hooks = {
 	.running = on_running,
 	.run_ended = on_run_ended,
+	.policy_changed = on_policy_changed,
 	.removed = on_removed,
 };
 
@@ -409,7 +413,7 @@ int monitor_growth(void *data, struct service *svc, double *ret_bps)
 {
 	struct monitor *m = monitor_find(data, svc);
 
-	if (!m || !m->running || sync_policy(m) < 0)
+	if (!m || !m->running)
 		return -ENODATA;
 	return engine_growth(&m->eng, ret_bps);
 }
@@ -512,7 +516,7 @@ struct json_object *monitor_explain(struct monitors *ms, struct service *svc)
 	json_object_object_add(o, "monitoring", json_object_new_boolean(m && m->running));
 	json_object_object_add(o, "dry_run", json_object_new_boolean(dry(svc)));
 	json_object_object_add(o, "protected", json_object_new_boolean(svc->policy->protected_));
-	if (!m || sync_policy(m) < 0) {
+	if (!m) {
 		json_object_object_add(o, "rules", rules);
 		return o;
 	}

@@ -109,6 +109,7 @@ void policy_diff(const struct policy *a, const struct policy *b, struct policy_d
 		.rules = !rules_eq(a, b),
 		.pressure = a->pressure.full != b->pressure.full || a->pressure.stall_usec != b->pressure.stall_usec ||
 			    a->pressure.window_usec != b->pressure.window_usec,
+		.sampling = a->sample_interval != b->sample_interval,
 		.health = !health_eq(a, b),
 		.process = process_change(a, b),
 	};

@@ -226,8 +226,9 @@ uint64_t policy_guard_high(uint64_t max);
 struct policy_diff {
 	bool limits;         /* memory, cpu or pids limits: applied to the running cgroup */
 	bool oom_score_adj;  /* applied to the running processes */
-	bool rules;
-	bool pressure;       /* the PSI trigger: applied at the next start */
+	bool rules;          /* these three: the monitor starts afresh on the new policy */
+	bool pressure;       /* the PSI trigger */
+	bool sampling;       /* sample_interval */
 	bool health;
 	/* What a new process would see ("command", "user/group",
 	 * "working_directory", "environment/rlimits", "output"): a running

@@ -58,10 +58,13 @@ static int update_service(struct service *svc, struct policy *p, struct json_obj
 		say(changes, "%s: oom_score_adj %d applied to its processes", name,
 		    p->oom_score_adj_set ? p->oom_score_adj : 0);
 	}
+	supervisor_notify(svc, policy_changed);
 	if (d.rules)
 		say(changes, "%s: rules updated", name);
 	if (d.pressure)
-		say(changes, "%s: pressure trigger updated: applies at the next start", name);
+		say(changes, "%s: pressure trigger updated", name);
+	if (d.sampling)
+		say(changes, "%s: sample_interval updated", name);
 	if (d.health)
 		say(changes, "%s: health checks updated", name);
 	if (d.process && active) {

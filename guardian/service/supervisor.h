@@ -80,6 +80,9 @@ struct service_hooks {
 	void (*run_ended)(void *data, struct service *svc);
 	/* After every state change (and after state.json was saved). */
 	void (*changed)(void *data, struct service *svc);
+	/* A reload gave it a new policy (svc->policy); the old one is freed
+	 * right after: nothing may keep pointing into it. */
+	void (*policy_changed)(void *data, struct service *svc);
 	/* It is about to be freed: its policy was removed, or guardian exits. */
 	void (*removed)(void *data, struct service *svc);
 };

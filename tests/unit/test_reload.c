@@ -70,7 +70,7 @@ static struct policy *load_edited(const char *from, const char *to)
 }
 
 struct want {
-	bool limits, oom_score_adj, rules, health;
+	bool limits, oom_score_adj, rules, pressure, sampling, health;
 	const char *process;
 };
 
@@ -84,6 +84,8 @@ static void assert_diff_is(const struct policy *a, const struct policy *b, struc
 	assert_int_equal(d.limits, w.limits);
 	assert_int_equal(d.oom_score_adj, w.oom_score_adj);
 	assert_int_equal(d.rules, w.rules);
+	assert_int_equal(d.pressure, w.pressure);
+	assert_int_equal(d.sampling, w.sampling);
 	assert_int_equal(d.health, w.health);
 	if (w.process)
 		assert_string_equal(d.process, w.process);
@@ -220,6 +222,13 @@ static void test_changed_output_restarts_for_output(void **state)
 	policy_free(null);
 }
 
+static void test_changed_sampling_or_pressure_trigger_is_that_only_without_restart(void **state)
+{
+	expect_edit("priority: 10\n", "priority: 10\nsample_interval: 250ms\n", (struct want){ .sampling = true });
+	expect_edit("priority: 10\n", "priority: 10\npressure: {full: 5%, window: 2s}\n", (struct want){ .pressure = true });
+	expect_edit("priority: 10\n", "priority: 10\npressure: {some: 15%, window: 2s}\n", (struct want){ .pressure = true });
+}
+
 static void test_changed_rule_is_rules_only_without_restart(void **state)
 {
 	struct want w = { .rules = true };
@@ -304,6 +313,7 @@ int main(void)
 		cmocka_unit_test(test_changed_working_directory_restarts_for_working_directory),
 		cmocka_unit_test(test_changed_output_restarts_for_output),
 		cmocka_unit_test(test_changed_rule_is_rules_only_without_restart),
+		cmocka_unit_test(test_changed_sampling_or_pressure_trigger_is_that_only_without_restart),
 		cmocka_unit_test(test_changed_health_check_is_health_only_without_restart),
 		cmocka_unit_test(test_stop_restart_and_priority_settings_need_no_restart),
 		cmocka_unit_test(test_several_changes_are_each_reported_and_command_names_the_restart),

@@ -132,6 +132,40 @@ check "stop then start issued together end in running" svc_state_is stubborn run
 wait_exit "$stop_pid" 5000
 check "the stop answered 'stopped' before the start ran" grep -q stopped "$T/stop.out"
 
+# --- a reload applies a new sampling interval, PSI trigger and rules to a
+# running service at once, without restarting it
+# explain_field SERVICE KEY: one top-level field of `guardctl explain --json`.
+explain_field() {
+	"$GUARDCTL" explain "$1" --json 2>/dev/null | python3 -c '
+import json, sys
+v = json.load(sys.stdin).get(sys.argv[1])
+print("" if v is None else v)' "$2"
+}
+stubborn_pid=$(svc_field stubborn pid)
+check "stubborn: watched with the default PSI trigger before the reload" \
+	[ "$(explain_field stubborn psi_trigger)" = "some 150000 1000000" ]
+cat >"$P/stubborn.yaml" <<YAML
+service: stubborn
+command: "trap '' TERM; while :; do sleep 1; done"
+stop: {signal: TERM, timeout: 1s}
+sample_interval: 2s
+pressure: {full: 5%, window: 2s}
+rules:
+  - name: huge
+    when: {metric: working_set, above: 900M}
+    action: notify
+YAML
+"$GUARDCTL" reload >"$T/reload.out" 2>&1
+sed 's/^/# reload: /' "$T/reload.out"
+check "the reload says the trigger and the interval changed" \
+	eval "grep -q 'stubborn: pressure trigger updated' '$T/reload.out' && grep -q 'stubborn: sample_interval updated' '$T/reload.out'"
+check "stubborn: the new PSI trigger is armed (full 100 ms per 2 s)" \
+	[ "$(explain_field stubborn psi_trigger)" = "full 100000 2000000" ]
+check "stubborn: sampled every 2 s now" [ "$(explain_field stubborn interval_ms)" = 2000 ]
+check "stubborn: the new rule is armed" eval "'$GUARDCTL' explain stubborn | grep -q huge"
+check "stubborn: not restarted by the reload (pid $stubborn_pid)" \
+	eval "svc_state_is stubborn running && [ \"\$(svc_field stubborn pid)\" = '$stubborn_pid' ]"
+
 # --- who may change state
 check "nobody may read the status" setpriv --reuid=65534 --regid=65534 --clear-groups "$GUARDCTL" status sleeper
 out=$(setpriv --reuid=65534 --regid=65534 --clear-groups "$GUARDCTL" stop sleeper 2>&1)

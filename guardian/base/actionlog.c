@@ -6,11 +6,14 @@
 #include <stdio.h>
 #include <sys/stat.h>
 
+#include "log.h"
+
 struct actionlog {
 	char *path;
 	int fd;
 	uint64_t max_size;
 	unsigned keep;
+	bool rotate_failed; /* said so once; said again when it works */
 };
 
 static int open_log(struct actionlog *a)
@@ -69,6 +72,7 @@ static int rotate(struct actionlog *a)
 	if (a->keep == 0 && unlink(a->path) < 0 && errno != ENOENT)
 		return -errno;
 	close(a->fd);
+	a->fd = -1;
 	return open_log(a);
 }
 
@@ -131,9 +135,19 @@ int actionlog_write(struct actionlog *a, struct json_object *rec)
 		return -ENOMEM;
 	}
 	json_object_put(rec);
+	/* A rotation or reopen that failed (a full disk, out of fds) is tried
+	 * again at the next record; meanwhile records go on to the file as it
+	 * is, past its max_size, rather than being lost. */
+	if (a->fd < 0 && (r = open_log(a)) < 0)
+		return r;
 	if (a->max_size > 0 && fstat(a->fd, &st) == 0 && (uint64_t)st.st_size >= a->max_size) {
 		r = rotate(a);
-		if (r < 0)
+		if (r < 0 && !a->rotate_failed)
+			log_warning_errno(r, "%s: cannot rotate; records go on to it past its max_size", a->path);
+		else if (r == 0 && a->rotate_failed)
+			log_info("%s: rotated again", a->path);
+		a->rotate_failed = r < 0;
+		if (a->fd < 0)
 			return r;
 	}
 	r = write_all(a->fd, buf, strlen(buf));

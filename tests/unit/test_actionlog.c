@@ -119,12 +119,48 @@ static void rotation_keeps_the_configured_number_of_files(void **state)
 	assert_null(read_line(path, 1));
 }
 
+/* A rotation that cannot rename (here: a directory with something in it
+ * stands where actions.jsonl.1 goes) loses no record: they go on to the
+ * current file, and the rotation is tried again at each record. */
+static void records_survive_a_rotation_that_fails(void **state)
+{
+	struct actionlog *a;
+	char path[PATH_MAX], blocker[PATH_MAX + 16];
+	struct json_object *rec;
+
+	snprintf(path, sizeof(path), "%s/actions.jsonl.1", dir);
+	assert_int_equal(mkdir(path, 0755), 0);
+	snprintf(blocker, sizeof(blocker), "%s/x", path);
+	tmptree_write(blocker, "in the way\n");
+	assert_int_equal(actionlog_open(dir, 100, 1, &a), 0);
+	for (int i = 0; i < 3; i++)
+		(void)actionlog_write(a, actionlog_record("svc", "/cg", "guardian", "restart",
+							   "a reason long enough to pass 100 bytes"));
+	/* The way is clear again: the next record rotates. */
+	assert_int_equal(unlink(blocker), 0);
+	assert_int_equal(rmdir(path), 0);
+	assert_int_equal(actionlog_write(a, actionlog_record("svc", "/cg", "guardian", "kill", "the fourth")), 0);
+	actionlog_close(a);
+	for (int i = 0; i < 3; i++) {
+		rec = read_line(path, i);
+		assert_non_null(rec);
+		json_object_put(rec);
+	}
+	assert_null(read_line(path, 3));
+	snprintf(path, sizeof(path), "%s/actions.jsonl", dir);
+	rec = read_line(path, 0);
+	assert_non_null(rec);
+	assert_string_equal(json_object_get_string(json_object_object_get(rec, "reason")), "the fourth");
+	json_object_put(rec);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(record_is_one_line_with_the_common_keys, setup, teardown),
 		cmocka_unit_test_setup_teardown(records_append_across_reopen, setup, teardown),
 		cmocka_unit_test_setup_teardown(rotation_keeps_the_configured_number_of_files, setup, teardown),
+		cmocka_unit_test_setup_teardown(records_survive_a_rotation_that_fails, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -276,11 +276,9 @@ static void on_health_failed(void *data, const struct health_check *check, unsig
 		return;
 	if (check->action == ACTION_RESTART)
 		service_restart(svc, EXIT_HEALTH, why, true);
-	else if (check->action == ACTION_STOP) {
-		svc->want_running = false;
-		record(svc, "stop", why, svc->policy->stop.signal, &svc->pid, 1, NULL);
-		begin_stop(svc, EXIT_HEALTH, why);
-	} else
+	else if (check->action == ACTION_STOP)
+		service_stop_because(svc, EXIT_HEALTH, why);
+	else
 		record(svc, "notify", why, 0, NULL, 0, NULL);
 }
 
@@ -323,11 +321,17 @@ static int on_exec_report(struct loop_source *src, int fd, uint32_t revents, voi
 	return 0;
 }
 
+/* Follows pid through pidfd (the service's from here; the caller's to
+ * close on failure, when nothing of it is kept). */
 static int track_main(struct service *svc, pid_t pid, int pidfd)
 {
+	int r = loop_add_fd(svc->sup->loop, pidfd, EPOLLIN, false, on_main_exit, svc, &svc->pid_src);
+
+	if (r < 0)
+		return r;
 	svc->pid = pid;
 	svc->pidfd = pidfd;
-	return loop_add_fd(svc->sup->loop, pidfd, EPOLLIN, false, on_main_exit, svc, &svc->pid_src);
+	return 0;
 }
 
 int service_adopt_main(struct service *svc)
@@ -493,8 +497,14 @@ static int spawn_main(struct service *svc)
 		close(sr.exec_pipe);
 		return r;
 	}
-	return loop_add_fd(svc->sup->loop, sr.exec_pipe, EPOLLIN, true, on_exec_report, svc,
-			   &svc->exec_src);
+	r = loop_add_fd(svc->sup->loop, sr.exec_pipe, EPOLLIN, true, on_exec_report, svc, &svc->exec_src);
+	if (r < 0) {
+		/* The child runs and is followed; only an exec failure would
+		 * now read as an early exit instead of its own record. */
+		log_warning_errno(r, "%s: cannot watch its exec report", svc_name(svc));
+		close(sr.exec_pipe);
+	}
+	return 0;
 }
 
 int service_start(struct service *svc)

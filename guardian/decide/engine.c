@@ -223,13 +223,15 @@ int engine_growth(const struct engine *e, double *ret_bps)
 int engine_time_to_max(const struct engine *e, usec_t *ret)
 {
 	const struct engine_sample *s = engine_last(e);
-	double g;
+	double g, us;
 	uint64_t ws;
 
 	if (!s || s->memory_max == UINT64_MAX || engine_growth(e, &g) < 0 || g < GROWTH_MIN)
 		return -ENODATA;
 	ws = engine_working_set(s);
-	*ret = ws >= s->memory_max ? 0 : (usec_t)((double)(s->memory_max - ws) / g * 1e6);
+	us = ws >= s->memory_max ? 0 : (double)(s->memory_max - ws) / g * 1e6;
+	/* A huge memory.max at a slow growth is past what usec_t holds. */
+	*ret = us >= (double)(USEC_INFINITY - 1) ? USEC_INFINITY - 1 : (usec_t)us;
 	return 0;
 }
 

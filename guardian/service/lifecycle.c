@@ -128,3 +128,9 @@ void lifecycle_note_restart(unsigned *restarts, usec_t *times, unsigned n_times,
 	(*restarts)++;
 	times[*restarts % n_times] = now;
 }
+
+void lifecycle_carry_restarts(unsigned restarts, const usec_t *from, unsigned n_from, usec_t *to, unsigned n_to)
+{
+	for (unsigned k = 0; k < n_from && k < n_to && k < restarts; k++)
+		to[(restarts - k) % n_to] = from[(restarts - k) % n_from];
+}

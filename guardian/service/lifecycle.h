@@ -103,3 +103,7 @@ struct restart_plan lifecycle_plan_restart(const struct restart_input *in);
 
 /* Count a restart that happens at `now` into the ring of n_times entries. */
 void lifecycle_note_restart(unsigned *restarts, usec_t *times, unsigned n_times, usec_t now);
+/* Carry the newest restarts of one ring (n_from entries) into another
+ * (n_to, zeroed), each where lifecycle_note_restart would have put it:
+ * a reload that changes give_up.restarts keeps the recent history. */
+void lifecycle_carry_restarts(unsigned restarts, const usec_t *from, unsigned n_from, usec_t *to, unsigned n_to);

@@ -48,6 +48,10 @@ static int update_service(struct service *svc, struct policy *p, struct json_obj
 	health_stop(svc->health);
 	svc->health = NULL;
 	svc->policy = p;
+	/* The give-up budget counts on across a reload: a crash loop gets no
+	 * fresh budget from it. */
+	lifecycle_carry_restarts(svc->restarts, svc->restart_times, svc->restart_ring_len + 1, ring,
+				 p->restart.give_up_restarts + 1);
 	free(svc->restart_times);
 	svc->restart_times = ring;
 	svc->restart_ring_len = p->restart.give_up_restarts;

@@ -280,6 +280,41 @@ static void the_restart_ring_keeps_the_newest_times(void **state)
 	assert_int_equal(times[3 % 4], 30);
 }
 
+/* A reload resizes the ring (give_up.restarts changed): the newest times
+ * come along, each where the next note_restart expects it. */
+static void a_resized_ring_keeps_the_newest_restarts(void **state)
+{
+	usec_t times[4] = { 0 }, smaller[3] = { 0 }, bigger[8] = { 0 }, same[4] = { 0 };
+	unsigned restarts = 0;
+
+	for (usec_t t = 1; t <= 6; t++)
+		lifecycle_note_restart(&restarts, times, 4, t * 10);
+	lifecycle_carry_restarts(restarts, times, 4, smaller, 3);
+	assert_int_equal(smaller[6 % 3], 60);
+	assert_int_equal(smaller[5 % 3], 50);
+	assert_int_equal(smaller[4 % 3], 40);
+	lifecycle_carry_restarts(restarts, times, 4, bigger, 8);
+	for (unsigned n = 3; n <= 6; n++)
+		assert_int_equal(bigger[n % 8], n * 10);
+	assert_int_equal(bigger[2 % 8], 0); /* 20 had fallen out of the old ring */
+	lifecycle_carry_restarts(restarts, times, 4, same, 4);
+	assert_memory_equal(same, times, sizeof(times));
+	/* The budget sees them: 4 within the window of a give_up of 4. */
+	struct policy p = backoff_policy();
+	p.restart.give_up_restarts = 4;
+	p.restart.give_up_within = 1000;
+	assert_true(restart_budget_exhausted(&p, bigger, 8, 61));
+	/* Two restarts so far: only those two come along. */
+	usec_t two[4] = { 0 }, into[8] = { 0 };
+	restarts = 0;
+	lifecycle_note_restart(&restarts, two, 4, 10);
+	lifecycle_note_restart(&restarts, two, 4, 20);
+	lifecycle_carry_restarts(restarts, two, 4, into, 8);
+	assert_int_equal(into[1], 10);
+	assert_int_equal(into[2], 20);
+	assert_int_equal(into[0] + into[3] + into[4] + into[5] + into[6] + into[7], 0);
+}
+
 static void states_and_causes_have_names(void **state)
 {
 	assert_string_equal(service_state_to_string(SVC_GAVE_UP), "gave-up");
@@ -308,6 +343,7 @@ int main(void)
 		cmocka_unit_test(restart_mode_decides_what_a_clean_exit_gets),
 		cmocka_unit_test(a_service_stopped_by_command_stays_stopped),
 		cmocka_unit_test(the_restart_ring_keeps_the_newest_times),
+		cmocka_unit_test(a_resized_ring_keeps_the_newest_restarts),
 		cmocka_unit_test(states_and_causes_have_names),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

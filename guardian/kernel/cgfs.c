@@ -199,15 +199,38 @@ static int parse_u64_or_max(const char *s, uint64_t *ret)
 	return parse_u64(s, ret) < 0 ? -EBADMSG : 0;
 }
 
+int cgfs_read_buf(int dirfd, const char *attr, char *buf, size_t size)
+{
+	_cleanup_close_ int fd = openat(dirfd, attr, O_RDONLY | O_CLOEXEC);
+	size_t len = 0;
+
+	if (fd < 0)
+		return -errno;
+	for (;;) {
+		ssize_t n = read(fd, buf + len, size - len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			break;
+		len += (size_t)n;
+		if (len == size)
+			return -EFBIG; /* no room for the NUL: too big for buf */
+	}
+	buf[len] = '\0';
+	return 0;
+}
+
 int cgfs_read_u64(int dirfd, const char *attr, uint64_t *ret)
 {
-	_cleanup_free_ char *text = NULL;
-	int r;
+	char buf[64];
+	int r = cgfs_read_buf(dirfd, attr, buf, sizeof(buf));
 
-	r = cgfs_read(dirfd, attr, &text);
 	if (r < 0)
-		return r;
-	return parse_u64_or_max(text, ret);
+		return r == -EFBIG ? -EBADMSG : r;
+	return parse_u64_or_max(buf, ret);
 }
 
 int cgfs_pread_u64(int fd, uint64_t *ret)
@@ -231,43 +254,55 @@ int cgfs_write_u64(int dirfd, const char *attr, uint64_t value)
 	return cgfs_write(dirfd, attr, buf);
 }
 
-/* "key value": both non-empty, exactly one space between, none after. */
-static int split_pair(char *line, char **ret_key, char **ret_value)
+/* Every line must have the "key value" shape: non-empty key, exactly one
+ * space, a non-empty value with no space. Only the wanted keys' values
+ * are parsed, so a future key with a non-numeric value does not break
+ * reads of the others; a wanted key twice is -EBADMSG. */
+int cgfs_parse_keys(const char *text, const char *const *keys, uint64_t *const *vals, size_t n,
+		    uint32_t *ret_found)
 {
-	char *sp = strchr(line, ' ');
+	uint32_t found = 0;
 
-	if (!sp || sp == line || !sp[1] || strchr(sp + 1, ' '))
-		return -EBADMSG;
-	*sp = '\0';
-	*ret_key = line;
-	*ret_value = sp + 1;
+	if (n > 32)
+		return -EINVAL;
+	for (const char *line = text; *line;) {
+		const char *eol = strchrnul(line, '\n'), *sp = memchr(line, ' ', (size_t)(eol - line));
+		size_t klen, vlen;
+
+		if (!sp || sp == line || sp + 1 == eol || memchr(sp + 1, ' ', (size_t)(eol - sp - 1)))
+			return -EBADMSG;
+		klen = (size_t)(sp - line);
+		vlen = (size_t)(eol - sp - 1);
+		for (size_t i = 0; i < n; i++) {
+			char value[32];
+
+			if (strlen(keys[i]) != klen || memcmp(keys[i], line, klen) != 0)
+				continue;
+			if ((found & (1u << i)) || vlen >= sizeof(value))
+				return -EBADMSG;
+			memcpy(value, sp + 1, vlen);
+			value[vlen] = '\0';
+			if (parse_u64_or_max(value, vals[i]) < 0)
+				return -EBADMSG;
+			found |= 1u << i;
+		}
+		line = *eol ? eol + 1 : eol;
+	}
+	*ret_found = found;
 	return 0;
 }
 
-/* Every line must have the "key value" shape; only the wanted key's value
- * is parsed, so a future key with a non-numeric value does not break reads
- * of the others. Duplicates are checked for the wanted key. */
 int cgfs_parse_keyed(const char *text, const char *key, uint64_t *ret)
 {
-	_cleanup_free_ char *copy = strdup(text);
-	char *cursor = copy, *line, *k, *v;
-	uint64_t value = 0;
-	bool found = false;
+	uint64_t v = 0;
+	uint32_t found;
+	int r = cgfs_parse_keys(text, &key, (uint64_t *const[]){ &v }, 1, &found);
 
-	if (!copy)
-		return -ENOMEM;
-	while ((line = next_line(&cursor))) {
-		if (split_pair(line, &k, &v) < 0)
-			return -EBADMSG;
-		if (!streq(k, key))
-			continue;
-		if (found || parse_u64_or_max(v, &value) < 0)
-			return -EBADMSG;
-		found = true;
-	}
+	if (r < 0)
+		return r;
 	if (!found)
 		return -ENOENT;
-	*ret = value;
+	*ret = v;
 	return 0;
 }
 

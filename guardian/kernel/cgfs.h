@@ -66,6 +66,14 @@ int cgfs_read_keyed(int dirfd, const char *attr, const char *key, uint64_t *ret)
 /* The same on text already read, so one memory.stat sample yields several
  * keys. A value of "max" is CGFS_MAX (misc.max, pids.events keys are fine). */
 int cgfs_parse_keyed(const char *text, const char *key, uint64_t *ret);
+/* Several keys in one pass over text, the same rules, nothing allocated:
+ * vals[i] gets keys[i]'s value, and bit i of *ret_found says it was
+ * there (at most 32 keys); a missing key is no error here. */
+int cgfs_parse_keys(const char *text, const char *const *keys, uint64_t *const *vals, size_t n,
+		    uint32_t *ret_found);
+/* A whole small file into buf (NUL-terminated), no allocation; -EFBIG
+ * when it does not fit. For the files a sample reads every tick. */
+int cgfs_read_buf(int dirfd, const char *attr, char *buf, size_t size);
 
 /* The working set: memory.current minus inactive page cache, which the
  * kernel reclaims before it would OOM-kill anyone. What a limit is measured

@@ -49,45 +49,73 @@ struct pressure {
 	struct cgwatch_entry *events;
 	bool fast, psi_fired, in_cb, dead, lazy;
 	uint64_t last_current, memory_max; /* at the last full sample */
-	int current_fd;                    /* memory.current, kept open for the lazy ticks */
+	int current_fd;                    /* memory.current, kept open */
 	unsigned still;                    /* lazy ticks in a row it did not move */
 	usec_t last_full;
 	unsigned long samples;
 };
 
+/* A full sample reads ten small files: each into a buffer on the stack
+ * and parsed in one pass, nothing allocated. */
 static int read_stat(int cgfd, struct engine_sample *s)
 {
-	_cleanup_free_ char *text = NULL;
-	int r = cgfs_read(cgfd, "memory.stat", &text);
+	static const char *const keys[] = { "anon", "file", "inactive_file", "shmem" };
+	uint64_t *const vals[] = { &s->anon, &s->file, &s->inactive_file, &s->shmem };
+	char buf[8192];
+	uint32_t found;
+	int r = cgfs_read_buf(cgfd, "memory.stat", buf, sizeof(buf));
 
+	if (r == -EFBIG) { /* a kernel with far more keys than today's */
+		_cleanup_free_ char *text = NULL;
+
+		r = cgfs_read(cgfd, "memory.stat", &text);
+		r = r ?: cgfs_parse_keys(text, keys, vals, ARRAY_SIZE(keys), &found);
+	} else if (r == 0)
+		r = cgfs_parse_keys(buf, keys, vals, ARRAY_SIZE(keys), &found);
 	if (r < 0)
 		return r;
-	r = cgfs_parse_keyed(text, "anon", &s->anon);
-	r = r ?: cgfs_parse_keyed(text, "file", &s->file);
-	r = r ?: cgfs_parse_keyed(text, "inactive_file", &s->inactive_file);
-	r = r ?: cgfs_parse_keyed(text, "shmem", &s->shmem);
-	return r;
+	return found == (1u << ARRAY_SIZE(keys)) - 1 ? 0 : -ENOENT;
 }
 
 static void read_events(int cgfd, struct engine_sample *s)
 {
-	_cleanup_free_ char *text = NULL;
+	static const char *const keys[] = { "high", "max", "oom", "oom_kill" };
+	char buf[512];
+	uint32_t found;
 
-	if (cgfs_read(cgfd, "memory.events", &text) < 0)
-		return;
-	(void)cgfs_parse_keyed(text, "high", &s->ev_high);
-	(void)cgfs_parse_keyed(text, "max", &s->ev_max);
-	(void)cgfs_parse_keyed(text, "oom", &s->ev_oom);
-	(void)cgfs_parse_keyed(text, "oom_kill", &s->ev_oom_kill);
+	if (cgfs_read_buf(cgfd, "memory.events", buf, sizeof(buf)) == 0)
+		(void)cgfs_parse_keys(buf, keys, (uint64_t *const[]){ &s->ev_high, &s->ev_max, &s->ev_oom, &s->ev_oom_kill },
+				      ARRAY_SIZE(keys), &found);
 }
 
-int pressure_read(int cgfd, struct engine_sample *ret)
+static void read_cpu(int cgfd, struct engine_sample *s)
+{
+	static const char *const keys[] = { "usage_usec" };
+	char buf[1024];
+	uint32_t found;
+
+	if (cgfs_read_buf(cgfd, "cpu.stat", buf, sizeof(buf)) == 0)
+		(void)cgfs_parse_keys(buf, keys, (uint64_t *const[]){ &s->cpu_usec }, 1, &found);
+}
+
+static void read_psi(int cgfd, struct engine_sample *s)
+{
+	char buf[256];
+	struct cgfs_psi psi;
+
+	if (cgfs_read_buf(cgfd, "memory.pressure", buf, sizeof(buf)) == 0 && cgfs_parse_psi(buf, &psi) == 0) {
+		s->psi_some10 = psi.some.avg10;
+		s->psi_full10 = psi.has_full ? psi.full.avg10 : 0;
+	}
+}
+
+/* current_fd: memory.current kept open (-1: open it by name). */
+static int read_sample(int cgfd, int current_fd, struct engine_sample *ret)
 {
 	struct engine_sample s = { .at = now_monotonic(), .memory_max = UINT64_MAX, .memory_high = UINT64_MAX };
-	struct cgfs_psi psi;
 	int r;
 
-	r = cgfs_read_u64(cgfd, "memory.current", &s.current);
+	r = current_fd >= 0 ? cgfs_pread_u64(current_fd, &s.current) : cgfs_read_u64(cgfd, "memory.current", &s.current);
 	r = r ?: read_stat(cgfd, &s);
 	if (r < 0)
 		return r;
@@ -96,14 +124,16 @@ int pressure_read(int cgfd, struct engine_sample *ret)
 	(void)cgfs_read_u64(cgfd, "memory.swap.current", &s.swap);
 	(void)cgfs_read_u64(cgfd, "memory.swap.max", &s.swap_max);
 	(void)cgfs_read_u64(cgfd, "pids.current", &s.pids);
-	(void)cgfs_read_keyed(cgfd, "cpu.stat", "usage_usec", &s.cpu_usec);
-	if (cgfs_read_psi(cgfd, "memory.pressure", &psi) == 0) {
-		s.psi_some10 = psi.some.avg10;
-		s.psi_full10 = psi.has_full ? psi.full.avg10 : 0;
-	}
+	read_cpu(cgfd, &s);
+	read_psi(cgfd, &s);
 	read_events(cgfd, &s);
 	*ret = s;
 	return 0;
+}
+
+int pressure_read(int cgfd, struct engine_sample *ret)
+{
+	return read_sample(cgfd, -1, ret);
 }
 
 static void arm(struct pressure *s)
@@ -137,7 +167,7 @@ static void sample_now(struct pressure *s)
 {
 	struct engine_sample smp;
 
-	if (pressure_read(s->cgfd, &smp) < 0)
+	if (read_sample(s->cgfd, s->current_fd, &smp) < 0)
 		return; /* the group is going away; the service's own watch sees it */
 	smp.psi_fired = s->psi_fired;
 	s->psi_fired = false;
@@ -263,8 +293,8 @@ int pressure_start(struct loop *loop, struct cgwatch *watch, int cgfd, const str
 		return -ENOMEM;
 	*s = (struct pressure){ .loop = loop, .watch = watch, .cgfd = cgfd, .calm = cfg->calm_interval, .cb = cb, .data = data,
 			       .lazy = cfg->lazy, .current_fd = -1 };
-	if (s->lazy)
-		s->current_fd = openat(cgfd, "memory.current", O_RDONLY | O_CLOEXEC);
+	/* Kept open: every sample reads it, a lazy tick reads only it. */
+	s->current_fd = openat(cgfd, "memory.current", O_RDONLY | O_CLOEXEC);
 	(void)arm_psi(s, cfg->psi_trigger ?: PRESSURE_PSI_TRIGGER); /* best effort: no PSI (psi=0) or not root */
 	(void)arm_events(s); /* best effort: sampling still runs */
 	/* The first sample right away: growth needs a starting point. */

@@ -297,6 +297,42 @@ static void parse_keyed_is_strict(void **state)
 	assert_int_equal(cgfs_parse_keyed("a 18446744073709551616\n", "a", &v), -EBADMSG);
 }
 
+/* Several keys in one pass: each value where asked, a bit for each key
+ * found, the same strictness as one key at a time. */
+static void parse_keys_takes_several_in_one_pass(void **state)
+{
+	static const char *const keys[] = { "high", "max", "oom_kill", "absent" };
+	uint64_t high = 0, max = 0, kill = 0, absent = 7;
+	uint64_t *const vals[] = { &high, &max, &kill, &absent };
+	uint32_t found = 0;
+
+	assert_int_equal(cgfs_parse_keys("low 0\nhigh 12\nmax 3\noom 1\noom_kill 1\noom_group_kill 0\n", keys, vals, 4,
+					 &found), 0);
+	assert_true(high == 12 && max == 3 && kill == 1);
+	assert_true(absent == 7); /* not there: untouched */
+	assert_int_equal(found, 0x7);
+	assert_int_equal(cgfs_parse_keys("high 1\nhigh 2\n", keys, vals, 4, &found), -EBADMSG);
+	assert_int_equal(cgfs_parse_keys("high 1\n\nmax 2\n", keys, vals, 4, &found), -EBADMSG);
+	assert_int_equal(cgfs_parse_keys("high 1\nodd line here\n", keys, vals, 4, &found), -EBADMSG);
+	/* A value too long to be a number, in a key that is wanted. */
+	assert_int_equal(cgfs_parse_keys("max 123456789012345678901234567890123\n", keys, vals, 4, &found), -EBADMSG);
+	/* ... and in one that is not: not parsed, so no error. */
+	assert_int_equal(cgfs_parse_keys("other 123456789012345678901234567890123\nmax 5\n", keys, vals, 4, &found), 0);
+	assert_true(max == 5 && found == 0x2);
+}
+
+/* A file larger than the buffer is -EFBIG, never a cut-off read. */
+static void read_buf_refuses_what_does_not_fit(void **state)
+{
+	struct tree *t = *state;
+	char small[16], big[8192];
+
+	assert_int_equal(cgfs_read_buf(t->web, "memory.stat", small, sizeof(small)), -EFBIG);
+	assert_int_equal(cgfs_read_buf(t->web, "memory.stat", big, sizeof(big)), 0);
+	assert_non_null(strstr(big, "inactive_file "));
+	assert_int_equal(cgfs_read_buf(t->web, "no.such.file", big, sizeof(big)), -ENOENT);
+}
+
 static void is_populated_reads_cgroup_events(void **state)
 {
 	struct tree *t = *state;
@@ -777,6 +813,8 @@ int main(void)
 		cmocka_unit_test(keyed_duplicated_key_is_ebadmsg),
 		cmocka_unit_test(keyed_malformed_line_is_ebadmsg),
 		cmocka_unit_test(parse_keyed_is_strict),
+		cmocka_unit_test(parse_keys_takes_several_in_one_pass),
+		T(read_buf_refuses_what_does_not_fit),
 		T(is_populated_reads_cgroup_events),
 		T(psi_parses_some_and_full),
 		T(psi_without_full_line),

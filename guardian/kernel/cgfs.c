@@ -309,12 +309,15 @@ int cgfs_parse_keyed(const char *text, const char *key, uint64_t *ret)
 int cgfs_read_keyed(int dirfd, const char *attr, const char *key, uint64_t *ret)
 {
 	_cleanup_free_ char *text = NULL;
-	int r;
+	char buf[4096];
+	int r = cgfs_read_buf(dirfd, attr, buf, sizeof(buf));
 
-	r = cgfs_read(dirfd, attr, &text);
-	if (r < 0)
+	if (r == 0)
+		return cgfs_parse_keyed(buf, key, ret);
+	if (r != -EFBIG)
 		return r;
-	return cgfs_parse_keyed(text, key, ret);
+	r = cgfs_read(dirfd, attr, &text); /* memory.stat of a kernel yet to come */
+	return r < 0 ? r : cgfs_parse_keyed(text, key, ret);
 }
 
 /* The kernel prints averages as "%lu.%02lu". Parsed by hand: strtod follows

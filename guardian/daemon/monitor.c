@@ -243,17 +243,35 @@ static void on_sample(void *data, const struct engine_sample *s)
 		carry_out(m, &out[i], s);
 }
 
+/* The monitors are kept sorted by their service's address: the system
+ * guard asks about every service on each of its ticks while memory is
+ * short, and a node has hundreds. Returns where svc is or would go. */
+static size_t monitor_slot(const struct monitors *ms, const struct service *svc)
+{
+	size_t lo = 0, hi = ms->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if ((uintptr_t)ms->v[mid]->svc < (uintptr_t)svc)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
 static struct monitor *monitor_find(const struct monitors *ms, const struct service *svc)
 {
-	for (size_t i = 0; i < ms->n; i++)
-		if (ms->v[i]->svc == svc)
-			return ms->v[i];
-	return NULL;
+	size_t i = monitor_slot(ms, svc);
+
+	return i < ms->n && ms->v[i]->svc == svc ? ms->v[i] : NULL;
 }
 
 static struct monitor *monitor_get(struct monitors *ms, struct service *svc)
 {
 	struct monitor *m = monitor_find(ms, svc), **v;
+	size_t at;
 
 	if (m)
 		return m;
@@ -269,7 +287,10 @@ static struct monitor *monitor_get(struct monitors *ms, struct service *svc)
 		free(m);
 		return NULL;
 	}
-	ms->v[ms->n++] = m;
+	at = monitor_slot(ms, svc);
+	memmove(ms->v + at + 1, ms->v + at, (ms->n - at) * sizeof(*ms->v));
+	ms->v[at] = m;
+	ms->n++;
 	return m;
 }
 
@@ -336,13 +357,14 @@ static void on_run_ended(void *data, struct service *svc)
 static void on_removed(void *data, struct service *svc)
 {
 	struct monitors *ms = data;
+	size_t i = monitor_slot(ms, svc);
+	struct monitor *m = i < ms->n && ms->v[i]->svc == svc ? ms->v[i] : NULL;
 
-	for (size_t i = 0; i < ms->n; i++)
-		if (ms->v[i]->svc == svc) {
-			monitor_free(ms->v[i]);
-			ms->v[i] = ms->v[--ms->n];
-			return;
-		}
+	if (!m)
+		return;
+	memmove(ms->v + i, ms->v + i + 1, (ms->n - i - 1) * sizeof(*ms->v));
+	ms->n--;
+	monitor_free(m);
 }
 
 /* A reload replaced the policy the engine points into. A running monitor

@@ -165,7 +165,6 @@ static int gather(struct sysguard *g, usec_t now, struct candidates *cs)
 		const struct policy *p = svc->policy;
 		struct victim_candidate *c = &cs->c[cs->n];
 		double bps;
-
 		bool stalled = false;
 
 		if (svc->state != SVC_RUNNING || svc->removed || svc->cgfd < 0)
@@ -181,9 +180,12 @@ static int gather(struct sysguard *g, usec_t now, struct candidates *cs)
 		c->protected_ = p->protected_;
 		c->priority = p->priority;
 		c->memory_low = p->limits.memory_low.set ? p->limits.memory_low.value : 0;
-		c->growth_bps = own_growth(g, p->service, c->usage, now);
+		/* The service's own engine knows best; our coarse figure only
+		 * where it has none. */
 		if (g->growth && g->growth(g->growth_data, svc, &bps) == 0)
 			c->growth_bps = bps;
+		else
+			c->growth_bps = own_growth(g, p->service, c->usage, now);
 		cs->svc[cs->n++] = svc;
 	}
 	growth_refs_sweep(g);

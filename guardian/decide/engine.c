@@ -207,7 +207,7 @@ static int fit_slope(const struct engine *e, usec_t window, double *ret)
 	return 0;
 }
 
-int engine_growth(const struct engine *e, double *ret_bps)
+static int fit_growth(const struct engine *e, double *ret_bps)
 {
 	double lng, shrt;
 	int r = fit_slope(e, GROWTH_WINDOW, &lng);
@@ -217,6 +217,14 @@ int engine_growth(const struct engine *e, double *ret_bps)
 	if (fit_slope(e, GROWTH_SHORT, &shrt) == 0 && shrt > lng)
 		lng = shrt;
 	*ret_bps = lng;
+	return 0;
+}
+
+int engine_growth(const struct engine *e, double *ret_bps)
+{
+	if (!e->have_growth)
+		return -ENODATA;
+	*ret_bps = e->growth_bps;
 	return 0;
 }
 
@@ -916,6 +924,7 @@ size_t engine_feed(struct engine *e, const struct engine_sample *s, struct engin
 	e->hist[e->head] = (struct engine_point){ .at = s->at, .ws = engine_working_set(s), .ev_high = s->ev_high };
 	if (e->n < ENGINE_HISTORY)
 		e->n++;
+	e->have_growth = fit_growth(e, &e->growth_bps) == 0;
 	throttle_check(e, out, max, &n);
 	rules_check(e, out, max, &n);
 	if (engine_guard_active(e))

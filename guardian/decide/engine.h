@@ -105,6 +105,8 @@ struct engine {
 		uint64_t ws, ev_high;
 	} hist[ENGINE_HISTORY];
 	unsigned n, head;                 /* hist[head] is the newest */
+	bool have_growth;                 /* the growth fit of the newest sample, */
+	double growth_bps;                /* once per sample for all who ask */
 	struct engine_rule_state *rules;  /* p->n_rules */
 	/* the default guard */
 	enum engine_step step;

@@ -179,11 +179,6 @@ static struct followup *schedule_followup(struct monitor *m, const struct engine
 
 /* --- the sample loop ----------------------------------------------------------- */
 
-static bool ends_run(enum action_kind a)
-{
-	return a == ACTION_RESTART || a == ACTION_STOP || a == ACTION_KILL;
-}
-
 static void carry_out(struct monitor *m, const struct engine_decision *d, const struct engine_sample *s)
 {
 	struct service *svc = m->svc;
@@ -199,7 +194,7 @@ static void carry_out(struct monitor *m, const struct engine_decision *d, const 
 	}
 	if (d->action != ACTION_NOTIFY && !d->undo)
 		f = schedule_followup(m, d, s);
-	if (ends_run(d->action)) /* the record first: the stop writes its own after */
+	if (action_ends_run(d->action)) /* the record first: the stop writes its own after */
 		record_decision(m, d, 0, "the service's stop begins");
 	if (d->action == ACTION_THROTTLE)
 		m->we_throttled = !d->undo;
@@ -213,7 +208,7 @@ static void carry_out(struct monitor *m, const struct engine_decision *d, const 
 	else
 		log_notice("%s: %s%s (%s)", svc_name(svc), action_kind_to_string(d->action), d->undo ? " undone" : "",
 			   d->reason);
-	if (!ends_run(d->action))
+	if (!action_ends_run(d->action))
 		record_decision(m, d, r, res.note);
 }
 

@@ -329,11 +329,6 @@ bool engine_guard_active(const struct engine *e)
 
 /* --- decisions ------------------------------------------------------------- */
 
-static bool disruptive(enum action_kind a)
-{
-	return a == ACTION_RESTART || a == ACTION_STOP || a == ACTION_KILL;
-}
-
 /* Would the rate limits allow a disruptive action now? */
 static bool rate_peek(const struct engine *e, usec_t now)
 {
@@ -395,7 +390,7 @@ static struct engine_decision *emit(struct engine *e, struct engine_decision *ou
 	fill_figures(e, d);
 	d->dry_run = e->dry_run;
 	d->verdict = e->dry_run ? VERDICT_DRY_RUN : VERDICT_ACT;
-	if (disruptive(a) && !d->undo && !rate_allows(e, engine_last(e)->at))
+	if (action_ends_run(a) && !d->undo && !rate_allows(e, engine_last(e)->at))
 		d->verdict = VERDICT_RATE_LIMITED;
 	return d;
 }
@@ -791,7 +786,7 @@ static void guard_take(struct engine *e, enum engine_step st, struct engine_deci
 	/* restart: never means the ladder's restart is a stop. */
 	if (a == ACTION_RESTART && e->p->restart.mode == RESTART_NEVER)
 		a = ACTION_STOP;
-	if (disruptive(a) && e->skipped[0]) {
+	if (action_ends_run(a) && e->skipped[0]) {
 		size_t l = strlen(e->why);
 
 		snprintf(e->why + l, sizeof(e->why) - l, "; %s", e->skipped);
@@ -810,7 +805,7 @@ static void guard_take(struct engine *e, enum engine_step st, struct engine_deci
 		}
 		return;
 	}
-	if (disruptive(a) && e->rl_noted && !rate_peek(e, s->at))
+	if (action_ends_run(a) && e->rl_noted && !rate_peek(e, s->at))
 		return; /* already recorded as held back */
 	d = emit(e, out, max, n, a, "%s", e->why);
 	if (!d)

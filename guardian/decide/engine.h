@@ -16,7 +16,7 @@
 /* Decisions one sample can produce (a release, a step, a rule or two). */
 #define ENGINE_MAX_DECISIONS 8
 
-/* One reading of a service's cgroup, as signals.c takes it. Byte counts;
+/* One reading of a service's cgroup, as observe/pressure.c takes it. Byte counts;
  * memory_max/memory_high are UINT64_MAX for "max". Event counters and
  * cpu_usec are the kernel's running totals. */
 struct engine_sample {

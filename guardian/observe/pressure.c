@@ -22,8 +22,7 @@
 /* A lazy group (the default guard: no rules that need every metric each
  * cycle) reads only memory.current on a calm tick, one file instead of
  * ten, and takes the full sample when it moved by 1 MiB or 1% of
- * memory.max, or at least every 30 s for the records and `explain`: an
- * idle service costs a read a second. */
+ * memory.max, or at least every 30 s for the records and `explain`. */
 #define LAZY_MOVE_MIN (1ULL << 20)
 #define LAZY_FULL_EVERY (30 * USEC_PER_SEC)
 /* ... and once memory.current stood still for three ticks in a row, looks

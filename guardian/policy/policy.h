@@ -199,6 +199,11 @@ void policy_freev(struct policy **v, size_t n);
 
 /* Text for enums, as written in YAML. */
 const char *action_kind_to_string(enum action_kind a);
+/* Restart, stop and kill end the service's run: disruptive, rate-limited. */
+static inline bool action_ends_run(enum action_kind a)
+{
+	return a == ACTION_RESTART || a == ACTION_STOP || a == ACTION_KILL;
+}
 const char *metric_kind_to_string(enum metric_kind m);
 enum metric_unit metric_kind_unit(enum metric_kind m);
 const char *restart_mode_to_string(enum restart_mode m);

@@ -165,6 +165,15 @@ done:
 
 /* --- process tracking -------------------------------------------------- */
 
+/* The run is over (a stop began, or the main process failed): its health
+ * checks end and the subscribers hear of it. */
+static void end_run(struct service *svc)
+{
+	health_stop(svc->health);
+	svc->health = NULL;
+	supervisor_notify(svc, run_ended);
+}
+
 static void forget_main(struct service *svc)
 {
 	loop_source_freep(&svc->pid_src);
@@ -234,9 +243,7 @@ static int on_main_exit(struct loop_source *src, int fd, uint32_t revents, void 
 			 si.si_code == CLD_EXITED ? "exited with" : "killed by signal", si.si_status);
 	forget_main(svc);
 	if (svc->state != SVC_STOPPING && lifecycle_exit_failed(&svc->last_exit)) {
-		health_stop(svc->health);
-		svc->health = NULL;
-		supervisor_notify(svc, run_ended);
+		end_run(svc);
 	}
 	if (!service_group_populated(svc)) {
 		service_on_group_empty(svc);
@@ -604,9 +611,7 @@ static void service_on_group_empty(struct service *svc)
 	loop_source_freep(&svc->timer);
 	loop_source_freep(&svc->empty_poll);
 	loop_source_freep(&svc->stop_cmd_src);
-	health_stop(svc->health);
-	svc->health = NULL;
-	supervisor_notify(svc, run_ended);
+	end_run(svc);
 	if (svc->state == SVC_STOPPING) {
 		log_info("%s: stopped", svc_name(svc));
 		set_state(svc, SVC_STOPPED);
@@ -730,9 +735,7 @@ static int run_stop_command(struct service *svc)
 
 static int begin_stop(struct service *svc, enum exit_cause cause, const char *reason)
 {
-	health_stop(svc->health);
-	svc->health = NULL;
-	supervisor_notify(svc, run_ended);
+	end_run(svc);
 	svc->stop_cause = cause;
 	free(svc->stop_reason);
 	svc->stop_reason = strdup(reason);

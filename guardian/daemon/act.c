@@ -69,11 +69,9 @@ static int do_kill(struct service *svc, const char *reason, struct act_result *r
 	/* Without the pids the group is still killed, only not released. */
 	(void)group_kill_prepare(svc->cgfd, &k);
 	/* Through the service's own stop path, so the exit is classified as
-	 * the engine's and the restart policy decides what follows. */
-	if (svc->policy->restart.mode == RESTART_NEVER)
-		(void)service_stop_because(svc, EXIT_RULE, reason);
-	else
-		(void)service_restart(svc, EXIT_RULE, reason, true);
+	 * the engine's and the restart policy decides what follows; no stop
+	 * command and no SIGTERM ahead of the kill. */
+	(void)service_kill_because(svc, EXIT_RULE, reason, svc->policy->restart.mode != RESTART_NEVER);
 	r = group_kill_finish(svc->cgfd, &k);
 	res->kill = (struct act_kill_counts){ .killed = true, .processes = (unsigned)k.n, .released = k.released,
 					      .exited = k.exited, .release_failed = k.failed };
@@ -151,15 +149,9 @@ int act_run(struct service *svc, const struct engine_decision *d, struct act_res
 	case ACTION_FREEZE:
 		snprintf(note, len, "cgroup.freeze = %d", d->undo ? 0 : 1);
 		return cgfs_freeze(svc->cgfd, !d->undo);
-	case ACTION_RESTART:
-		(void)cgfs_freeze(svc->cgfd, false); /* a frozen service cannot stop */
-		return service_restart(svc, EXIT_RULE, d->reason, true);
-	case ACTION_STOP:
-		(void)cgfs_freeze(svc->cgfd, false);
-		return service_stop_because(svc, EXIT_RULE, d->reason);
-	case ACTION_KILL:
-		(void)cgfs_freeze(svc->cgfd, false);
-		return do_kill(svc, d->reason, ret);
+	case ACTION_RESTART: return service_restart(svc, EXIT_RULE, d->reason, true); /* thaws */
+	case ACTION_STOP: return service_stop_because(svc, EXIT_RULE, d->reason);
+	case ACTION_KILL: return do_kill(svc, d->reason, ret);
 	case ACTION_EXEC: return do_exec(svc, d, note, len);
 	default: return -EINVAL;
 	}

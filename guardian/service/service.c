@@ -735,7 +735,13 @@ static int run_stop_command(struct service *svc)
 
 static int begin_stop(struct service *svc, enum exit_cause cause, const char *reason)
 {
+	bool kill = svc->stop_kills;
+
+	svc->stop_kills = false;
 	end_run(svc);
+	/* A frozen group would sit out its whole stop.timeout: whoever froze
+	 * it (the engine's ladder), a stop thaws it. */
+	(void)cgfs_freeze(svc->cgfd, false);
 	svc->stop_cause = cause;
 	free(svc->stop_reason);
 	svc->stop_reason = strdup(reason);
@@ -745,7 +751,7 @@ static int begin_stop(struct service *svc, enum exit_cause cause, const char *re
 		service_on_group_empty(svc);
 		return 0;
 	}
-	if (!svc->policy->stop.command || run_stop_command(svc) < 0)
+	if (!kill && (!svc->policy->stop.command || run_stop_command(svc) < 0))
 		send_stop_signal(svc);
 	poll_if_unwatched(svc);
 	return loop_add_timer(svc->sup->loop, svc->policy->stop.timeout, on_stop_timeout, svc, &svc->timer);
@@ -779,6 +785,16 @@ int service_stop_because(struct service *svc, enum exit_cause cause, const char 
 	if (cause != EXIT_RULE)
 		record(svc, "stop", reason, svc->policy->stop.signal, &svc->pid, svc->pid ? 1 : 0, NULL);
 	return begin_stop(svc, cause, reason);
+}
+
+int service_kill_because(struct service *svc, enum exit_cause cause, const char *reason, bool restart)
+{
+	int r;
+
+	svc->stop_kills = true;
+	r = restart ? service_restart(svc, cause, reason, true) : service_stop_because(svc, cause, reason);
+	svc->stop_kills = false; /* no stop began (it was one already): nothing to skip */
+	return r;
 }
 
 int service_stop(struct service *svc)

@@ -35,6 +35,7 @@ struct service {
 	struct loop_source *empty_poll; /* without that watch: checks a stopping group */
 	struct loop_source *timer;      /* backoff or stop grace period */
 	bool group_signalled;           /* stop signal already sent to the whole group */
+	bool stop_kills;                /* the stop beginning is a kill: no stop command, no signal */
 	enum exit_cause stop_cause;     /* why guardian is stopping it (EXIT_GUARDIAN, EXIT_HEALTH) */
 	char *stop_reason;              /* words for the record, malloc'd */
 	struct health_runner *health;
@@ -146,6 +147,11 @@ int service_stop_because(struct service *svc, enum exit_cause cause, const char 
 /* Stop, then start again. `cause` is EXIT_GUARDIAN for a command,
  * EXIT_HEALTH for failed checks; `counted` restarts count toward give_up. */
 int service_restart(struct service *svc, enum exit_cause cause, const char *reason, bool counted);
+/* The state side of a kill the caller does itself (cgroup.kill, then
+ * process_mrelease): the service enters its stop as service_restart
+ * (restart, counted) or service_stop_because would, but runs no
+ * stop.command and sends no stop signal; stop.timeout stays the backstop. */
+int service_kill_because(struct service *svc, enum exit_cause cause, const char *reason, bool restart);
 
 /* Persisted state (<state-dir>/state.json): restart counters, last exit
  * and whether the service was stopped on purpose, across guardian

@@ -78,6 +78,7 @@ check "the kernel OOM killer did not do it (memory.events oom_kill $(cg_key "$CG
 	[ "$(cg_key "$CG" memory.events oom_kill)" = 0 ]
 check "a follow-up record follows the kill" wait_for 30000 has_engine_record follow-up
 diag "follow-up $(elapsed "$t_sig") after SIGUSR1"
+check "a kill sends no stop signal (SIGTERM) ahead of cgroup.kill" eval "! grep -q '$SVC: sent SIG' '$T/guardian.log'"
 
 # Both records, once: K_* from the kill, F_* from its follow-up ("" where
 # a field is missing, so the checks below fail on it).

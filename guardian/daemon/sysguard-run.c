@@ -64,17 +64,9 @@ static void candidates_free(struct candidates *cs)
 
 static int read_psi(const struct sysguard *g, struct sysguard_sample *s)
 {
-	_cleanup_free_ char *text = NULL;
-	_cleanup_close_ int fd = open(g->pressure_path, O_RDONLY | O_CLOEXEC);
 	struct cgfs_psi psi;
-	int r;
+	int r = cgfs_read_psi(AT_FDCWD, g->pressure_path, &psi);
 
-	if (fd < 0)
-		return -errno;
-	r = read_full(fd, 4096, &text, NULL);
-	if (r < 0)
-		return r;
-	r = cgfs_parse_psi(text, &psi);
 	if (r < 0)
 		return r;
 	s->has_psi = true;
@@ -436,15 +428,10 @@ static int on_psi(struct loop_source *src, int fd, uint32_t revents, void *data)
  * root) the guard still works on its timer. */
 static int setup_psi_trigger(struct sysguard *g)
 {
-	int fd = open(g->pressure_path, O_RDWR | O_NONBLOCK | O_CLOEXEC), r;
+	int fd = cgfs_psi_trigger(AT_FDCWD, g->pressure_path, SYSGUARD_PSI_TRIGGER), r;
 
 	if (fd < 0)
-		return -errno;
-	if (write(fd, SYSGUARD_PSI_TRIGGER, strlen(SYSGUARD_PSI_TRIGGER) + 1) < 0) {
-		r = -errno;
-		close(fd);
-		return r;
-	}
+		return fd;
 	r = loop_add_fd(g->loop, fd, EPOLLPRI, true, on_psi, g, &g->psi_src);
 	if (r < 0)
 		close(fd);

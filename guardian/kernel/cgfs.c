@@ -411,6 +411,18 @@ int cgfs_parse_psi(const char *text, struct cgfs_psi *ret)
 	return 0;
 }
 
+int cgfs_psi_trigger(int dirfd, const char *file, const char *trigger)
+{
+	_cleanup_close_ int fd = openat(dirfd, file, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	/* The kernel wants the whole string in one write, NUL included. */
+	if (write(fd, trigger, strlen(trigger) + 1) < 0)
+		return -errno;
+	return TAKE_FD(fd);
+}
+
 int cgfs_read_psi(int dirfd, const char *attr, struct cgfs_psi *ret)
 {
 	_cleanup_free_ char *text = NULL;

@@ -97,6 +97,10 @@ struct cgfs_psi {
 /* "some" is required, "full" optional, each at most once with avg10, avg60,
  * avg300 and total exactly once; unknown lines and fields are skipped;
  * anything else is -EBADMSG. */
+/* A PSI trigger ("some 150000 1000000") on a pressure file (memory.pressure
+ * of a group, or /proc/pressure/memory with dirfd AT_FDCWD): returns the
+ * fd to poll for EPOLLPRI (non-blocking); the trigger lives as long as it. */
+int cgfs_psi_trigger(int dirfd, const char *file, const char *trigger);
 int cgfs_read_psi(int dirfd, const char *attr, struct cgfs_psi *ret);
 int cgfs_parse_psi(const char *text, struct cgfs_psi *ret);
 

@@ -260,18 +260,13 @@ static void on_memory_events(void *data)
 
 static int arm_psi(struct pressure *s, const char *trigger)
 {
-	_cleanup_close_ int fd = openat(s->cgfd, "memory.pressure", O_RDWR | O_NONBLOCK | O_CLOEXEC);
-	int r;
+	int fd = cgfs_psi_trigger(s->cgfd, "memory.pressure", trigger), r;
 
 	if (fd < 0)
-		return -errno;
-	/* The trigger lives as long as this fd; the kernel wants the whole
-	 * string in one write, NUL included. */
-	if (write(fd, trigger, strlen(trigger) + 1) < 0)
-		return -errno;
+		return fd;
 	r = loop_add_fd(s->loop, fd, EPOLLPRI, true, on_psi, s, &s->psi_src);
-	if (r == 0)
-		fd = -1;
+	if (r < 0)
+		close(fd);
 	return r;
 }
 

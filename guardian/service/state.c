@@ -59,13 +59,13 @@ int supervisor_save_state(struct supervisor *s)
 {
 	_cleanup_free_ char *path = NULL, *tmp = NULL;
 	struct json_object *root = json_object_new_object(), *svcs = json_object_new_object();
-	char boot[64] = "";
 	_cleanup_close_ int fd = -1;
 	const char *text;
 	int r;
 
-	(void)read_boot_id(s->cfg.proc_root, boot, sizeof(boot));
-	json_object_object_add(root, "boot_id", json_object_new_string(boot));
+	if (!s->boot_id[0] && read_boot_id(s->cfg.proc_root, s->boot_id, sizeof(s->boot_id)) < 0)
+		s->boot_id[0] = '\0';
+	json_object_object_add(root, "boot_id", json_object_new_string(s->boot_id));
 	for (size_t i = 0; i < s->n_services; i++)
 		json_object_object_add(svcs, s->services[i]->policy->service,
 				       service_to_json(s->services[i]));

@@ -105,6 +105,7 @@ struct supervisor {
 	struct loop_source *save; /* state.json is due (deferred: one write for many changes) */
 	struct supervisor_subscriber *subs;
 	size_t n_subs;
+	char boot_id[64];         /* this boot's, read at the first save */
 };
 
 /* Decide where services live, move guardian into a leaf if the kernel's

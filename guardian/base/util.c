@@ -126,6 +126,24 @@ char *next_line(char **cursor)
 	return line;
 }
 
+ssize_t read_up_to(int fd, char *buf, size_t size)
+{
+	size_t len = 0;
+
+	while (len < size) {
+		ssize_t n = read(fd, buf + len, size - len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	return (ssize_t)len;
+}
+
 int read_full(int fd, size_t max, char **ret, size_t *ret_len)
 {
 	/* Most cgroup files and policies fit the first chunk; memory.stat
@@ -136,26 +154,21 @@ int read_full(int fd, size_t max, char **ret, size_t *ret_len)
 	if (!buf)
 		return -ENOMEM;
 	for (;;) {
-		ssize_t n;
+		ssize_t n = read_up_to(fd, buf + len, size - len - 1);
 
-		if (len + 1 >= size) {
-			char *bigger = realloc(buf, size * 2);
-
-			if (!bigger)
-				return -ENOMEM;
-			buf = bigger;
-			size *= 2;
-		}
-		n = read(fd, buf + len, size - len - 1);
-		if (n < 0 && errno == EINTR)
-			continue;
 		if (n < 0)
-			return -errno;
-		if (n == 0)
-			break;
+			return (int)n;
 		len += (size_t)n;
 		if (len > max)
 			return -EFBIG;
+		if (len + 1 < size) /* it stopped short of the room: EOF */
+			break;
+		char *bigger = realloc(buf, size * 2);
+
+		if (!bigger)
+			return -ENOMEM;
+		buf = bigger;
+		size *= 2;
 	}
 	buf[len] = '\0';
 	*ret = TAKE_PTR(buf);

@@ -78,6 +78,8 @@ char *next_line(char **cursor);
 /* Read fd to its end into a NUL-terminated malloc'd buffer, growing as
  * needed; -EFBIG when there is more than max bytes. */
 int read_full(int fd, size_t max, char **ret, size_t *ret_len);
+/* Reads until EOF or size bytes (EINTR retried): how many, or -errno. */
+ssize_t read_up_to(int fd, char *buf, size_t size);
 
 /* Write a whole buffer, retrying on EINTR and short writes. */
 int write_all(int fd, const void *buf, size_t len);

@@ -202,24 +202,16 @@ static int parse_u64_or_max(const char *s, uint64_t *ret)
 int cgfs_read_buf(int dirfd, const char *attr, char *buf, size_t size)
 {
 	_cleanup_close_ int fd = openat(dirfd, attr, O_RDONLY | O_CLOEXEC);
-	size_t len = 0;
+	ssize_t n;
 
 	if (fd < 0)
 		return -errno;
-	for (;;) {
-		ssize_t n = read(fd, buf + len, size - len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			break;
-		len += (size_t)n;
-		if (len == size)
-			return -EFBIG; /* no room for the NUL: too big for buf */
-	}
-	buf[len] = '\0';
+	n = read_up_to(fd, buf, size);
+	if (n < 0)
+		return (int)n;
+	if ((size_t)n == size)
+		return -EFBIG; /* no room for the NUL: too big for buf */
+	buf[n] = '\0';
 	return 0;
 }
 

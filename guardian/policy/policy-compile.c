@@ -628,11 +628,113 @@ static int f_pressure(struct pctx *c, const struct ynode *v, void *dst)
 	return 0;
 }
 
+/* One glob of watch.cgroups: path segments below the cgroup root, each
+ * a name or an fnmatch pattern; nothing that could leave the tree. */
+static int f_cgroup_glob(struct pctx *c, const struct ynode *v, void *dst)
+{
+	const char *s, *seg;
+
+	if (read_scalar(c, v, "a cgroup path glob like system.slice/*.service", &s) < 0)
+		return -EINVAL;
+	if (!*s || *s == '/' || strlen(s) > 255) {
+		perr(c, v, "expected a path below the cgroup root like system.slice/*.service, got '%s'%s", s,
+		     *s == '/' ? " (no leading /: it is relative to the cgroup root)" : "");
+		return -EINVAL;
+	}
+	for (seg = s;; seg++) {
+		const char *end = strchrnul(seg, '/');
+		size_t n = (size_t)(end - seg);
+
+		if (n == 0 || (n == 1 && seg[0] == '.') || (n == 2 && seg[0] == '.' && seg[1] == '.') ||
+		    (n == 2 && seg[0] == '*' && seg[1] == '*')) {
+			perr(c, v, "'%s': every segment must be a name or a pattern; empty, '.', '..' and '**' are not", s);
+			return -EINVAL;
+		}
+		if (!*end)
+			break;
+		seg = end;
+	}
+	*(char **)dst = strdup(s);
+	if (!*(char **)dst) {
+		perr(c, v, "out of memory");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int f_watch_cgroups(struct pctx *c, const struct ynode *v, void *dst)
+{
+	struct policy *p = dst;
+	unsigned before = c->errors;
+
+	if (v->kind != YNODE_SEQ || v->n == 0) {
+		perr(c, v, "expected a list of cgroup path globs, got %s", GOT(v));
+		return -EINVAL;
+	}
+	p->watch_cgroups = calloc(v->n + 1, sizeof(char *));
+	if (!p->watch_cgroups) {
+		perr(c, v, "out of memory");
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < v->n; i++) {
+		size_t old = path_push_index(c, i);
+
+		if (f_cgroup_glob(c, v->items[i], &p->watch_cgroups[p->n_watch_cgroups]) == 0)
+			p->n_watch_cgroups++;
+		path_pop(c, old);
+	}
+	return c->errors == before ? 0 : -EINVAL;
+}
+
+static int f_watch(struct pctx *c, const struct ynode *v, void *dst)
+{
+	static const struct field fields[] = {
+		REQUIRED("cgroups", f_watch_cgroups, 0),
+	};
+
+	return walk_map(c, v, fields, ARRAY_SIZE(fields), dst);
+}
+
+/* Keys that describe a process guardian starts: meaningless for a cgroup
+ * someone else created and filled. */
+static const char *const launch_only[] = {
+	"command", "user", "group", "working_directory", "environment", "rlimits", "stop", "restart", "output", "health",
+};
+
+/* A policy starts a command or watches cgroups: exactly one of the two,
+ * and a watched one none of the keys of a launched process. */
+static void check_mode(struct pctx *c, const struct ynode *root)
+{
+	const struct ynode *watch = map_get(root, "watch");
+
+	if (!watch && !map_get(root, "command")) {
+		size_t old = path_push_key(c, "command");
+
+		perr(c, root, "required key is missing (or `watch`, to guard cgroups guardian does not start)");
+		path_pop(c, old);
+		return;
+	}
+	if (!watch)
+		return;
+	for (size_t i = 0; i < root->n; i++)
+		for (size_t k = 0; k < ARRAY_SIZE(launch_only); k++) {
+			size_t old;
+
+			if (strcmp(root->keys[i]->value, launch_only[k]) != 0)
+				continue;
+			old = path_push_key(c, launch_only[k]);
+			perr(c, root->keys[i], "not for a policy with `watch`: guardian guards those cgroups but did not "
+			     "start their processes (their owner, systemd or the kubelet, starts, stops and restarts them)");
+			path_pop(c, old);
+		}
+}
+
 int policy_compile(struct pctx *c, const struct ynode *root, struct policy *p)
 {
 	static const struct field fields[] = {
 		REQUIRED("service", f_service, 0),
-		REQUIRED("command", f_command, offsetof(struct policy, command)),
+		FIELD("command", f_command, offsetof(struct policy, command)),
+		FIELD("watch", f_watch, 0),
 		FIELD("user", f_string, offsetof(struct policy, user)),
 		FIELD("group", f_string, offsetof(struct policy, group)),
 		FIELD("working_directory", f_abs_path, offsetof(struct policy, working_directory)),
@@ -663,6 +765,7 @@ int policy_compile(struct pctx *c, const struct ynode *root, struct policy *p)
 		return -EINVAL;
 	}
 	walk_map(c, root, fields, ARRAY_SIZE(fields), p);
+	check_mode(c, root);
 	if (c->errors)
 		return -EINVAL;
 	set_guard_high(p);

@@ -4,6 +4,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <fnmatch.h>
 #include <stdarg.h>
 #include <sys/stat.h>
 
@@ -292,7 +293,62 @@ void policy_free(struct policy *p)
 		strv_free(p->rules[i].exec);
 	}
 	free(p->rules);
+	strv_free(p->watch_cgroups);
 	free(p);
+}
+
+int policy_instance(const struct policy *p, const char *name, struct policy **ret)
+{
+	struct policy *q = malloc(sizeof(*q));
+
+	if (!q)
+		return -ENOMEM;
+	*q = *p;
+	/* A watch policy has none of what a launched service needs (the
+	 * compiler refuses it), only rules among the allocated parts. */
+	q->path = strdup(p->path ?: "");
+	q->service = strdup(name);
+	q->watch_cgroups = NULL;
+	q->n_watch_cgroups = 0;
+	q->rules = p->n_rules ? calloc(p->n_rules, sizeof(*q->rules)) : NULL;
+	if (!q->path || !q->service || (p->n_rules && !q->rules)) {
+		q->n_rules = 0;
+		policy_free(q);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < p->n_rules; i++) {
+		q->rules[i] = p->rules[i];
+		q->rules[i].name = strdup(p->rules[i].name);
+		q->rules[i].exec = p->rules[i].exec ? strv_copy(p->rules[i].exec) : NULL;
+		if (!q->rules[i].name || (p->rules[i].exec && !q->rules[i].exec)) {
+			q->n_rules = i + 1;
+			policy_free(q);
+			return -ENOMEM;
+		}
+	}
+	*ret = q;
+	return 0;
+}
+
+bool policy_watch_matches(const char *glob, const char *path)
+{
+	for (;;) {
+		const char *ge = strchrnul(glob, '/'), *pe = strchrnul(path, '/');
+		char gseg[256], pseg[256];
+
+		if ((size_t)(ge - glob) >= sizeof(gseg) || (size_t)(pe - path) >= sizeof(pseg))
+			return false;
+		memcpy(gseg, glob, (size_t)(ge - glob));
+		gseg[ge - glob] = '\0';
+		memcpy(pseg, path, (size_t)(pe - path));
+		pseg[pe - path] = '\0';
+		if (fnmatch(gseg, pseg, FNM_PERIOD) != 0)
+			return false;
+		if (!*ge || !*pe)
+			return !*ge && !*pe;
+		glob = ge + 1;
+		path = pe + 1;
+	}
 }
 
 void policy_freev(struct policy **v, size_t n)

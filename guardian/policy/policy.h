@@ -162,6 +162,12 @@ struct policy {
 	struct rule *rules;
 	size_t n_rules;
 
+	/* watch: {cgroups: [...]}: guard existing cgroups instead of starting
+	 * a command; globs of path segments below the cgroup root, e.g.
+	 * "system.slice/NAME.service" (a * in NAME). NULL for a launched service. */
+	char **watch_cgroups;
+	size_t n_watch_cgroups;
+
 	bool protected_;  /* never chosen as a victim under system pressure */
 	int priority;     /* lower is killed first; default 0 */
 	bool dry_run;     /* record decisions, change nothing */
@@ -195,6 +201,12 @@ int policy_load_buffer(const char *path, const char *buf, size_t len, struct pol
 int policy_load_dir(const char *dir, struct policy ***ret, size_t *ret_n, struct diag *d);
 
 void policy_free(struct policy *p);
+/* One watched cgroup's own policy: a copy of the watch policy p named
+ * `name` (the cgroup's path below the root), without the globs. */
+int policy_instance(const struct policy *p, const char *name, struct policy **ret);
+/* Does a cgroup path below the root ("system.slice/x.service") match the
+ * glob, segment by segment (fnmatch, no '/' inside a segment)? */
+bool policy_watch_matches(const char *glob, const char *path);
 void policy_freev(struct policy **v, size_t n);
 
 /* Text for enums, as written in YAML. */

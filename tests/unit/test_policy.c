@@ -367,7 +367,58 @@ static void test_missing_service_and_command_reported_at_the_map(void **state)
 {
 	EXPECT_ERRORS("bad/missing-required.yaml",
 		      "bad/missing-required.yaml:2:1: service: required key is missing",
-		      "bad/missing-required.yaml:2:1: command: required key is missing");
+		      "bad/missing-required.yaml:2:1: command: required key is missing (or `watch`, to guard cgroups guardian does not start)");
+}
+
+/* watch: guard cgroups someone else created; no command, none of the keys
+ * of a launched process; globs that stay below the cgroup root. */
+static void test_watch_policy_guards_existing_cgroups(void **state)
+{
+	struct policy *p = load_ok("good/watch.yaml"), *q = NULL;
+
+	assert_null(p->command);
+	assert_int_equal(p->n_watch_cgroups, 2);
+	assert_string_equal(p->watch_cgroups[0], "system.slice/*.service");
+	assert_string_equal(p->watch_cgroups[1], "test.slice/*/worker-?");
+	assert_true(policy_watch_matches(p->watch_cgroups[0], "system.slice/nginx.service"));
+	assert_false(policy_watch_matches(p->watch_cgroups[0], "system.slice/nginx.socket"));
+	assert_false(policy_watch_matches(p->watch_cgroups[0], "system.slice"));
+	assert_false(policy_watch_matches(p->watch_cgroups[0], "system.slice/a.service/child"));
+	assert_false(policy_watch_matches(p->watch_cgroups[0], "user.slice/nginx.service"));
+	assert_true(policy_watch_matches(p->watch_cgroups[1], "test.slice/pool/worker-3"));
+	assert_false(policy_watch_matches(p->watch_cgroups[1], "test.slice/worker-3"));
+	assert_false(policy_watch_matches("*", ".hidden")); /* FNM_PERIOD */
+
+	/* One watched cgroup's policy: the same keys, its own name. */
+	assert_int_equal(policy_instance(p, "system.slice/nginx.service", &q), 0);
+	assert_string_equal(q->service, "system.slice/nginx.service");
+	assert_null(q->watch_cgroups);
+	assert_int_equal(q->n_rules, 1);
+	assert_string_equal(q->rules[0].name, "big");
+	assert_ptr_not_equal(q->rules[0].name, p->rules[0].name);
+	assert_int_equal(q->oom_score_adj, 300);
+	assert_int_equal(q->priority, -5);
+	policy_free(q);
+	policy_free(p);
+
+	EXPECT_ERRORS("bad/watch.yaml",
+		      "bad/watch.yaml:3:1: command: not for a policy with `watch`: guardian guards those cgroups but did not "
+		      "start their processes (their owner, systemd or the kubelet, starts, stops and restarts them)",
+		      "bad/watch.yaml:4:1: user: not for a policy with `watch`: guardian guards those cgroups but did not "
+		      "start their processes (their owner, systemd or the kubelet, starts, stops and restarts them)",
+		      "bad/watch.yaml:5:1: restart: not for a policy with `watch`: guardian guards those cgroups but did not "
+		      "start their processes (their owner, systemd or the kubelet, starts, stops and restarts them)",
+		      "bad/watch.yaml:6:1: health: not for a policy with `watch`: guardian guards those cgroups but did not "
+		      "start their processes (their owner, systemd or the kubelet, starts, stops and restarts them)");
+	EXPECT_ERRORS("bad/watch-globs.yaml",
+		      "bad/watch-globs.yaml:3:13: watch.cgroups[0]: expected a path below the cgroup root like "
+		      "system.slice/*.service, got '/system.slice/*.service' (no leading /: it is relative to the cgroup root)",
+		      "bad/watch-globs.yaml:3:40: watch.cgroups[1]: 'a/../b': every segment must be a name or a pattern; "
+		      "empty, '.', '..' and '**' are not",
+		      "bad/watch-globs.yaml:3:50: watch.cgroups[2]: 'a//b': every segment must be a name or a pattern; "
+		      "empty, '.', '..' and '**' are not",
+		      "bad/watch-globs.yaml:3:58: watch.cgroups[3]: '**/x.scope': every segment must be a name or a pattern; "
+		      "empty, '.', '..' and '**' are not");
 }
 
 static void test_wrong_types_all_reported_in_one_pass(void **state)
@@ -529,7 +580,7 @@ static void test_dir_checks_every_file_after_an_error(void **state)
 	assert_int_equal(d.n, 2);
 	assert_string_equal(d.msgs[0],
 			    "errors/a-bad.yaml:3:22: limits.memory_max: expected a size like 512M or max, got 'lots'");
-	assert_string_equal(d.msgs[1], "errors/c-bad.yml:1:1: command: required key is missing");
+	assert_string_equal(d.msgs[1], "errors/c-bad.yml:1:1: command: required key is missing (or `watch`, to guard cgroups guardian does not start)");
 }
 
 static void test_mode_rule_refuses_group_or_world_writable_for_root_only(void **state)
@@ -586,6 +637,7 @@ int main(void)
 		cmocka_unit_test(test_pressure_trigger_is_validated),
 		cmocka_unit_test(test_unknown_keys_rejected_with_nearest_suggestion),
 		cmocka_unit_test(test_missing_service_and_command_reported_at_the_map),
+		cmocka_unit_test(test_watch_policy_guards_existing_cgroups),
 		cmocka_unit_test(test_wrong_types_all_reported_in_one_pass),
 		cmocka_unit_test(test_semantic_limits_and_give_up_checked),
 		cmocka_unit_test(test_restart_delay_and_rlimits_checked),

@@ -11,7 +11,8 @@
 struct cgwatch_entry {
 	struct cgwatch *w;
 	int wd;          /* -1 once the kernel dropped the watch (file removed) */
-	cgwatch_cb cb;
+	cgwatch_cb cb;         /* a file's IN_MODIFY, or: */
+	cgwatch_dir_cb dir_cb; /* a directory's children */
 	void *data;
 	bool dead;       /* removed while dispatching: freed after it */
 };
@@ -24,7 +25,9 @@ struct cgwatch {
 	unsigned dispatching;
 };
 
-int cgwatch_inotify_add(int ifd, int dirfd, const char *attr)
+#define DIR_EVENTS (IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO)
+
+static int inotify_add(int ifd, int dirfd, const char *attr, uint32_t mask)
 {
 	char path[128];
 	int wd;
@@ -32,8 +35,13 @@ int cgwatch_inotify_add(int ifd, int dirfd, const char *attr)
 	if (dirfd < 0)
 		return -EBADF;
 	snprintf(path, sizeof(path), "/proc/self/fd/%d/%s", dirfd, attr);
-	wd = inotify_add_watch(ifd, path, IN_MODIFY);
+	wd = inotify_add_watch(ifd, path, mask);
 	return wd < 0 ? -errno : wd;
+}
+
+int cgwatch_inotify_add(int ifd, int dirfd, const char *attr)
+{
+	return inotify_add(ifd, dirfd, attr, IN_MODIFY);
 }
 
 static bool wd_in_use(const struct cgwatch *w, int wd, const struct cgwatch_entry *except)
@@ -58,7 +66,17 @@ static void sweep(struct cgwatch *w)
 	w->n = j;
 }
 
-static void dispatch(struct cgwatch *w, int wd, uint32_t mask)
+static void call(struct cgwatch_entry *e, uint32_t mask, const char *name)
+{
+	if (!e->dir_cb)
+		e->cb(e->data);
+	else if (mask & IN_Q_OVERFLOW)
+		e->dir_cb(e->data, NULL, false);
+	else if ((mask & IN_ISDIR) && (mask & DIR_EVENTS))
+		e->dir_cb(e->data, name, mask & (IN_CREATE | IN_MOVED_TO));
+}
+
+static void dispatch(struct cgwatch *w, int wd, uint32_t mask, const char *name)
 {
 	/* Entries added by a callback land at the end and are not called for
 	 * an event that came before them. */
@@ -72,7 +90,7 @@ static void dispatch(struct cgwatch *w, int wd, uint32_t mask)
 		/* The kernel's queue overflowed: events were dropped, and any
 		 * file may have changed. Everyone re-reads. */
 		if (mask & IN_Q_OVERFLOW) {
-			e->cb(e->data);
+			call(e, mask, NULL);
 			continue;
 		}
 		if (e->wd != wd)
@@ -80,7 +98,7 @@ static void dispatch(struct cgwatch *w, int wd, uint32_t mask)
 		if (mask & IN_IGNORED)
 			e->wd = -1; /* the file is gone; the number may be handed out again */
 		else
-			e->cb(e->data);
+			call(e, mask, name);
 	}
 }
 
@@ -100,7 +118,7 @@ static int on_inotify(struct loop_source *src, int fd, uint32_t revents, void *d
 			/* One change often queues several IN_MODIFY in a row: one
 			 * call for them. Anything else is dispatched as it comes. */
 			if (!prev || ev->wd != prev->wd || ev->mask != IN_MODIFY || prev->mask != IN_MODIFY)
-				dispatch(w, ev->wd, ev->mask);
+				dispatch(w, ev->wd, ev->mask, ev->len ? ev->name : NULL);
 			prev = ev;
 			p += sizeof(*ev) + ev->len;
 		}
@@ -146,8 +164,8 @@ void cgwatch_free(struct cgwatch *w)
 	free(w);
 }
 
-int cgwatch_add(struct cgwatch *w, int dirfd, const char *attr, cgwatch_cb cb, void *data,
-		struct cgwatch_entry **ret)
+static int add_entry(struct cgwatch *w, int dirfd, const char *attr, uint32_t mask, cgwatch_cb cb,
+		     cgwatch_dir_cb dir_cb, void *data, struct cgwatch_entry **ret)
 {
 	struct cgwatch_entry *e;
 	int wd;
@@ -164,15 +182,26 @@ int cgwatch_add(struct cgwatch *w, int dirfd, const char *attr, cgwatch_cb cb, v
 	e = calloc(1, sizeof(*e));
 	if (!e)
 		return -ENOMEM;
-	wd = cgwatch_inotify_add(w->ifd, dirfd, attr);
+	wd = inotify_add(w->ifd, dirfd, attr, mask);
 	if (wd < 0) {
 		free(e);
 		return wd;
 	}
-	*e = (struct cgwatch_entry){ .w = w, .wd = wd, .cb = cb, .data = data };
+	*e = (struct cgwatch_entry){ .w = w, .wd = wd, .cb = cb, .dir_cb = dir_cb, .data = data };
 	w->v[w->n++] = e;
 	*ret = e;
 	return 0;
+}
+
+int cgwatch_add(struct cgwatch *w, int dirfd, const char *attr, cgwatch_cb cb, void *data,
+		struct cgwatch_entry **ret)
+{
+	return add_entry(w, dirfd, attr, IN_MODIFY, cb, NULL, data, ret);
+}
+
+int cgwatch_add_dir(struct cgwatch *w, int dirfd, cgwatch_dir_cb cb, void *data, struct cgwatch_entry **ret)
+{
+	return add_entry(w, dirfd, ".", DIR_EVENTS | IN_ONLYDIR, NULL, cb, data, ret);
 }
 
 void cgwatch_remove(struct cgwatch_entry *e)

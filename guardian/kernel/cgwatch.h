@@ -28,6 +28,15 @@ static inline void cgwatch_removep(struct cgwatch_entry **e)
 	*e = NULL;
 }
 
+/* A subdirectory of a watched directory appeared (created: mkdir, or
+ * moved in) or went away (rmdir, moved out); name NULL means events were
+ * lost (the queue overflowed) and the directory must be read again. */
+typedef void (*cgwatch_dir_cb)(void *data, const char *name, bool created);
+
+/* Watch the directory open as dirfd (a cgroup) for its child cgroups.
+ * The kernel reports mkdir and rmdir in cgroupfs like any filesystem. */
+int cgwatch_add_dir(struct cgwatch *w, int dirfd, cgwatch_dir_cb cb, void *data, struct cgwatch_entry **ret);
+
 /* How many files are watched (for status and tests). */
 size_t cgwatch_count(const struct cgwatch *w);
 

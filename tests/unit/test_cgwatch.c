@@ -640,6 +640,54 @@ static void test_queue_overflow_does_not_call_entries_of_deleted_files(void **st
 	cgwatch_removep(&dir.e);
 }
 
+/* A directory watch reports child cgroups as they are made and removed,
+ * by name, and nothing for plain files. */
+struct dir_probe {
+	unsigned created, removed, rescans;
+	char last[64];
+};
+
+static void on_dir(void *data, const char *name, bool created)
+{
+	struct dir_probe *p = data;
+
+	if (!name) {
+		p->rescans++;
+		return;
+	}
+	snprintf(p->last, sizeof(p->last), "%s", name);
+	if (created)
+		p->created++;
+	else
+		p->removed++;
+}
+
+static void test_dir_watch_reports_child_cgroups_by_name(void **state)
+{
+	struct fixture *f = *state;
+	struct dir_probe p = { 0 };
+	struct cgwatch_entry *e = NULL;
+
+	assert_int_equal(cgwatch_add_dir(f->w, f->cgfd, on_dir, &p, &e), 0);
+	assert_int_equal(mkdirat(f->cgfd, "pod-a", 0755), 0);
+	run_for(f, SETTLE);
+	assert_int_equal(p.created, 1);
+	assert_string_equal(p.last, "pod-a");
+	create_file(f->cgfd, "not-a-group");
+	run_for(f, SETTLE);
+	assert_int_equal(p.created, 1);
+	assert_int_equal(unlinkat(f->cgfd, "pod-a", AT_REMOVEDIR), 0);
+	run_for(f, SETTLE);
+	assert_int_equal(p.removed, 1);
+	assert_string_equal(p.last, "pod-a");
+	assert_int_equal(p.rescans, 0);
+	cgwatch_remove(e);
+	/* Removed: no more calls. */
+	assert_int_equal(mkdirat(f->cgfd, "pod-b", 0755), 0);
+	run_for(f, SETTLE);
+	assert_int_equal(p.created, 1);
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int main(void)
@@ -661,6 +709,7 @@ int main(void)
 		T(test_a_thousand_watched_files_use_one_inotify_fd),
 		T(test_events_lost_to_queue_overflow_still_reach_their_entries),
 		T(test_queue_overflow_does_not_call_entries_of_deleted_files),
+		T(test_dir_watch_reports_child_cgroups_by_name),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

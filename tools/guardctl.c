@@ -38,6 +38,14 @@ static void usage(FILE *out)
 
 /* --- check ------------------------------------------------------------ */
 
+static void print_ok(const struct policy *p)
+{
+	printf("%s: ok (%s %s", p->path, p->watch_cgroups ? "watch policy" : "service", p->service);
+	for (size_t i = 0; i < p->n_watch_cgroups; i++)
+		printf("%s%s", i ? ", " : ": cgroups ", p->watch_cgroups[i]);
+	printf(")\n");
+}
+
 static int check_one(const char *path, struct diag *d)
 {
 	struct stat st;
@@ -52,7 +60,7 @@ static int check_one(const char *path, struct diag *d)
 		int r = policy_load_dir(path, &v, &n, d);
 
 		for (size_t i = 0; i < n; i++)
-			printf("%s: ok (service %s)\n", v[i]->path, v[i]->service);
+			print_ok(v[i]);
 		if (r == 0 && n == 0)
 			printf("%s: no policies (*.yaml, *.yml)\n", path);
 		policy_freev(v, n);
@@ -62,7 +70,7 @@ static int check_one(const char *path, struct diag *d)
 	int r = policy_load_file(path, &p, d);
 
 	if (r == 0)
-		printf("%s: ok (service %s)\n", path, p->service);
+		print_ok(p);
 	policy_free(p);
 	return r;
 }
@@ -248,17 +256,23 @@ static void fmt_last_exit(struct json_object *svc, char *buf, size_t len)
 
 static void print_table(struct json_object *reply)
 {
-	struct json_object *arr;
-	size_t n;
+	struct json_object *arr = NULL;
+	size_t n = 0;
+	int w = 14; /* the name column: as wide as the longest (a watched cgroup's path), up to 72 */
 
 	printf("guardian %s  bpf: %s  cgroup: %s%s\n", get_str(reply, "version", "?"),
 	       get_str(reply, "bpf", "?"), get_str(reply, "cgroup_parent", "?"),
 	       json_object_get_boolean(json_object_object_get(reply, "dry_run")) ? "  DRY RUN" : "");
-	printf("%-14s %-8s %7s %7s %3s %7s %7s %7s %5s %3s %s\n", "SERVICE", "STATE", "PID", "UPTIME",
+	if (json_object_object_get_ex(reply, "services", &arr))
+		n = json_object_array_length(arr);
+	for (size_t i = 0; i < n; i++) {
+		int len = (int)strlen(get_str(json_object_array_get_idx(arr, i), "name", "?"));
+
+		if (len > w)
+			w = len < 72 ? len : 72;
+	}
+	printf("%-*s %-8s %7s %7s %3s %7s %7s %7s %5s %3s %s\n", w, "SERVICE", "STATE", "PID", "UPTIME",
 	       "RST", "WSET", "HIGH", "MAX", "PSI%", "OOM", "LAST EXIT");
-	if (!json_object_object_get_ex(reply, "services", &arr))
-		return;
-	n = json_object_array_length(arr);
 	for (size_t i = 0; i < n; i++) {
 		struct json_object *s = json_object_array_get_idx(arr, i);
 		char up[24], ws[24], hi[24], mx[24], last[64], pid[16];
@@ -269,7 +283,7 @@ static void print_table(struct json_object *reply)
 		fmt_bytes(s, "memory_max", mx, sizeof(mx));
 		fmt_last_exit(s, last, sizeof(last));
 		snprintf(pid, sizeof(pid), get_int(s, "pid") ? "%lld" : "-", (long long)get_int(s, "pid"));
-		printf("%-14.14s %-8s %7s %7s %3lld %7s %7s %7s %5.1f %3lld %s\n", get_str(s, "name", "?"),
+		printf("%-*.*s %-8s %7s %7s %3lld %7s %7s %7s %5.1f %3lld %s\n", w, w, get_str(s, "name", "?"),
 		       get_str(s, "state", "?"), pid, up, (long long)get_int(s, "restarts"), ws, hi, mx,
 		       json_object_get_double(json_object_object_get(s, "psi_some_avg10")),
 		       (long long)get_int(s, "oom_kills"), last);

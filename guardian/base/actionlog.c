@@ -127,7 +127,7 @@ int actionlog_write(struct actionlog *a, struct json_object *rec)
 
 	if (!rec)
 		return -ENOMEM;
-	line = json_object_to_json_string_ext(rec, JSON_C_TO_STRING_PLAIN);
+	line = json_object_to_json_string_ext(rec, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
 	/* One write of the whole line: O_APPEND keeps concurrent readers from
 	 * ever seeing half a record followed by another. */
 	if (asprintf(&buf, "%s\n", line) < 0) {

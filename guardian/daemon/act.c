@@ -141,6 +141,10 @@ int act_run(struct service *svc, const struct engine_decision *d, struct act_res
 	*ret = (struct act_result){ 0 };
 	if (svc->cgfd < 0)
 		return -EBADF;
+	/* A watched cgroup is someone else's to restart or stop: guardian's
+	 * restart, stop and kill of it are all the kill. */
+	if (svc->watch && action_ends_run(d->action))
+		return do_kill(svc, d->reason, ret);
 	switch (d->action) {
 	case ACTION_NOTIFY: return 0;
 	case ACTION_RECLAIM: return do_reclaim(svc, note, len);

@@ -132,6 +132,10 @@ static struct json_object *service_status(const struct service *svc, const struc
 	json_object_object_add(o, "state", json_object_new_string(service_state_to_string(svc->state)));
 	json_object_object_add(o, "pid", json_object_new_int(svc->pid));
 	json_object_object_add(o, "cgroup", json_object_new_string(svc->cgroup));
+	/* Watched: guardian guards the cgroup, its owner runs it; the policy
+	 * file that chose it. */
+	json_object_object_add(o, "watched", json_object_new_boolean(svc->watch != NULL));
+	json_object_object_add(o, "policy", svc->watch && svc->policy->path ? json_object_new_string(svc->policy->path) : NULL);
 	json_object_object_add(o, "restarts", json_object_new_int(svc->restarts));
 	json_object_object_add(o, "uptime_ms",
 			       json_object_new_int64(svc->state == SVC_RUNNING && svc->started_mono
@@ -288,6 +292,9 @@ static struct json_object *admit(struct control *c, const struct caller *who, co
 		return error_reply("no such service: %s", name);
 	if (cmd->needs_service && !*ret_svc)
 		return error_reply("'%s' needs a service name", cmd->name);
+	if (cmd->mutating && *ret_svc && (*ret_svc)->watch)
+		return error_reply("%s is a watched cgroup: its owner (systemd, the kubelet) starts, stops and "
+				   "restarts it; guardian only guards it", name);
 	return NULL;
 }
 

@@ -54,6 +54,7 @@ struct monitor {
 	struct followup fu[FOLLOWUPS_MAX];
 	struct engine_decision last;
 	bool have_last;
+	bool new_run;     /* a watched cgroup was killed: the engine starts afresh */
 };
 
 #define svc_name(svc) ((svc)->policy->service)
@@ -194,7 +195,7 @@ static void carry_out(struct monitor *m, const struct engine_decision *d, const 
 	}
 	if (d->action != ACTION_NOTIFY && !d->undo)
 		f = schedule_followup(m, d, s);
-	if (action_ends_run(d->action)) /* the record first: the stop writes its own after */
+	if (action_ends_run(d->action) && !svc->watch) /* the record first: the stop writes its own after */
 		record_decision(m, d, 0, "the service's stop begins");
 	if (d->action == ACTION_THROTTLE)
 		m->we_throttled = !d->undo;
@@ -210,7 +211,19 @@ static void carry_out(struct monitor *m, const struct engine_decision *d, const 
 			   d->reason);
 	if (!action_ends_run(d->action))
 		record_decision(m, d, r, res.note);
+	else if (svc->watch) {
+		char note[sizeof(res.note) + 64];
+
+		snprintf(note, sizeof(note), "%s; a watched cgroup: its owner restarts it", res.note);
+		record_decision(m, d, r, note);
+		/* Its processes are gone, its cgroup stays: what follows is a
+		 * new run to the engine, as a restart is for a launched one. */
+		m->new_run = r >= 0;
+	}
 }
+
+static int monitor_start(struct monitors *ms, struct service *svc);
+static void monitor_stop(struct monitor *m);
 
 static void on_sample(void *data, const struct engine_sample *s)
 {
@@ -234,8 +247,14 @@ static void on_sample(void *data, const struct engine_sample *s)
 	}
 	n = engine_feed(&m->eng, s, out, ARRAY_SIZE(out));
 	pressure_set_fast(m->pressure, engine_wants_fast(&m->eng));
-	for (size_t i = 0; i < n && m->running; i++)
+	for (size_t i = 0; i < n && m->running && !m->new_run; i++)
 		carry_out(m, &out[i], s);
+	if (m->new_run && m->running) {
+		m->new_run = false;
+		monitor_stop(m);
+		if (monitor_start(m->ms, m->svc) < 0)
+			log_warning("%s: cannot watch it after the kill", svc_name(m->svc));
+	}
 }
 
 /* The monitors are kept sorted by their service's address: the system

@@ -82,6 +82,14 @@ static int update_service(struct service *svc, struct policy *p, struct json_obj
 	return 0;
 }
 
+static bool watch_policies(struct policy *const *v, size_t n)
+{
+	for (size_t k = 0; k < n; k++)
+		if (v[k] && v[k]->watch_cgroups)
+			return true;
+	return false;
+}
+
 int supervisor_reload(struct supervisor *s, struct policy **v, size_t n, struct json_object *changes)
 {
 	int r = 0;
@@ -90,6 +98,8 @@ int supervisor_reload(struct supervisor *s, struct policy **v, size_t n, struct 
 		struct service *svc = s->services[i];
 		bool kept = false;
 
+		if (svc->watch)
+			continue; /* the watch policies come after */
 		for (size_t k = 0; k < n && !kept; k++)
 			kept = v[k] && strcmp(v[k]->service, svc->policy->service) == 0;
 		if (kept || svc->removed)
@@ -100,8 +110,13 @@ int supervisor_reload(struct supervisor *s, struct policy **v, size_t n, struct 
 		supervisor_reap_removed(s);
 	}
 	for (size_t k = 0; k < n; k++) {
-		struct service *svc = supervisor_find(s, v[k]->service);
-		struct policy *p = TAKE_PTR(v[k]);
+		struct service *svc;
+		struct policy *p;
+
+		if (v[k]->watch_cgroups)
+			continue;
+		svc = supervisor_find(s, v[k]->service);
+		p = TAKE_PTR(v[k]);
 
 		if (svc && !svc->removed) {
 			r = update_service(svc, p, changes);
@@ -116,6 +131,23 @@ int supervisor_reload(struct supervisor *s, struct policy **v, size_t n, struct 
 		}
 		if (r < 0)
 			break;
+	}
+	/* Watched cgroups start over on the new watch policies: each is
+	 * forgotten and found again (its engine starts afresh). */
+	if (r == 0 && (s->n_watches || watch_policies(v, n))) {
+		size_t before = s->n_watches;
+
+		supervisor_unwatch_all(s);
+		for (size_t k = 0; k < n && r == 0; k++) {
+			if (!v[k] || !v[k]->watch_cgroups)
+				continue;
+			say(changes, "%s: watching %zu cgroup glob(s)", v[k]->service, v[k]->n_watch_cgroups);
+			r = supervisor_watch(s, v[k]);
+			if (r == 0)
+				v[k] = NULL;
+		}
+		if (before && !s->n_watches)
+			say(changes, "no watch policies any more: watched cgroups forgotten");
 	}
 	if (json_object_array_length(changes) == 0)
 		say(changes, "nothing changed");

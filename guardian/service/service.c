@@ -774,8 +774,28 @@ static bool stop_idle(struct service *svc)
 	}
 }
 
+/* A watched cgroup's processes are its owner's: a restart or stop that
+ * guardian decides (the engine, the system guard) is a kill of the group,
+ * cgroup.kill then process_mrelease, and its owner (systemd, the kubelet)
+ * restarts it by its own policy. The service stays guarded. */
+static int watched_kill(struct service *svc, const char *reason)
+{
+	struct group_kill k;
+	int r = group_kill_and_release(svc->cgfd, &k);
+
+	if (r < 0)
+		log_error_errno(r, "%s: cgroup.kill of the watched cgroup %s", svc_name(svc), svc->cgroup);
+	else
+		log_warning("%s: %s: killed %zu process(es) of the watched cgroup; its owner restarts it",
+			    svc_name(svc), reason, k.n);
+	group_kill_done(&k);
+	return r;
+}
+
 int service_stop_because(struct service *svc, enum exit_cause cause, const char *reason)
 {
+	if (svc->watch)
+		return watched_kill(svc, reason);
 	svc->want_running = false;
 	svc->restart_pending = false;
 	if (stop_idle(svc))
@@ -791,6 +811,9 @@ int service_kill_because(struct service *svc, enum exit_cause cause, const char 
 {
 	int r;
 
+	if (svc->watch)
+		return 0; /* the caller's kill is all there is to it */
+
 	svc->stop_kills = true;
 	r = restart ? service_restart(svc, cause, reason, true) : service_stop_because(svc, cause, reason);
 	svc->stop_kills = false; /* no stop began (it was one already): nothing to skip */
@@ -804,6 +827,8 @@ int service_stop(struct service *svc)
 
 int service_restart(struct service *svc, enum exit_cause cause, const char *reason, bool counted)
 {
+	if (svc->watch)
+		return watched_kill(svc, reason);
 	if (cause != EXIT_RULE)
 		record(svc, "restart", reason, svc->state == SVC_RUNNING ? svc->policy->stop.signal : 0, &svc->pid,
 		       svc->pid ? 1 : 0, NULL);
@@ -819,4 +844,94 @@ int service_restart(struct service *svc, enum exit_cause cause, const char *reas
 	svc->want_running = true;
 	svc->restart_pending = counted;
 	return begin_stop(svc, cause, reason);
+}
+
+/* --- watched cgroups ------------------------------------------------------ */
+
+/* The default guard's tripwire, as a launched service gets it from its
+ * memory_max: here from the owner's memory.max, followed as the owner
+ * changes it (systemd writes it just after its mkdir), and only where the
+ * owner set no memory.high of its own (the kubelet's MemoryQoS, a unit's
+ * MemoryHigh=), which guardian never overwrites. */
+static void watched_tripwire(struct service *svc)
+{
+	struct policy *p = svc->policy;
+	uint64_t max, high, want;
+
+	if (p->n_rules || p->limits.memory_max.set || (p->limits.memory_high.set && !p->limits.memory_high_is_guard))
+		return; /* the policy's own limits or rules decide */
+	if (cgfs_read_u64(svc->cgfd, "memory.max", &max) < 0 || cgfs_read_u64(svc->cgfd, "memory.high", &high) < 0)
+		return;
+	if (high != CGFS_MAX && high != svc->tripwire) {
+		svc->tripwire = 0; /* the owner's now */
+		p->limits.memory_high = (struct limit){ 0 };
+		p->limits.memory_high_is_guard = false;
+		return;
+	}
+	want = max == CGFS_MAX ? 0 : policy_guard_high(max);
+	p->limits.memory_high = (struct limit){ .set = want != 0, .value = want };
+	p->limits.memory_high_is_guard = want != 0;
+	if (svc->sup->cfg.dry_run || p->dry_run || want == high || (!want && !svc->tripwire))
+		return;
+	if (cgfs_write_u64(svc->cgfd, "memory.high", want ?: CGFS_MAX) == 0) {
+		svc->tripwire = want;
+		log_info("%s: memory.high tripwire %s (memory.max %s)", svc_name(svc), want ? "set" : "removed",
+			 want ? "set" : "max");
+	}
+}
+
+static void on_watched_max(void *data)
+{
+	watched_tripwire(data);
+}
+
+int service_watch_begin(struct service *svc)
+{
+	struct policy *p = svc->policy;
+	int fd = cgfs_open_group(svc->sup->cg, svc->cgroup), r;
+
+	if (fd < 0)
+		return fd;
+	svc->cgfd = fd;
+	note_cgroup_id(svc);
+	if (svc->sup->cfg.watch)
+		(void)cgwatch_add(svc->sup->cfg.watch, fd, "memory.max", on_watched_max, svc, &svc->events);
+	watched_tripwire(svc);
+	r = service_apply_limits(svc);
+	if (r < 0)
+		return r;
+	if (p->oom_score_adj_set)
+		(void)group_set_oom_score_adj(fd, svc->sup->cfg.proc_root, p->oom_score_adj, NULL, NULL);
+	svc->want_running = true;
+	svc->started_mono = now_monotonic();
+	svc->started_real = now_realtime();
+	log_info("%s: guarding the cgroup (watched by policy %s%s)", svc_name(svc),
+		 svc->policy->path ? svc->policy->path : "?", svc->tripwire ? "; memory.high tripwire set" : "");
+	service_running(svc);
+	return 0;
+}
+
+void service_watch_restore(struct service *svc)
+{
+	uint64_t high;
+
+	/* Only a memory.high that is still the one guardian wrote: the owner
+	 * may have set its own since. */
+	if (svc->tripwire && svc->cgfd >= 0 && cgfs_read_u64(svc->cgfd, "memory.high", &high) == 0 &&
+	    high == svc->tripwire)
+		(void)cgfs_write(svc->cgfd, "memory.high", "max");
+	svc->tripwire = 0;
+}
+
+void service_watch_end(struct service *svc, const char *why)
+{
+	if (svc->removed)
+		return;
+	log_info("%s: no longer guarded: %s", svc_name(svc), why);
+	service_watch_restore(svc);
+	end_run(svc);
+	svc->want_running = false;
+	svc->removed = true;
+	set_state(svc, SVC_STOPPED);
+	supervisor_reap_removed(svc->sup);
 }

@@ -178,6 +178,9 @@ void supervisor_free(struct supervisor *s)
 	if (s->save)
 		(void)supervisor_flush_state(s);
 	loop_source_freep(&s->reap);
+	for (size_t i = 0; i < s->n_services; i++)
+		service_watch_restore(s->services[i]); /* the tripwires guardian put on others' cgroups */
+	supervisor_unwatch_dirs(s);
 	/* Out of the array before it is freed: the `removed` hooks of the
 	 * next ones still look at the others. */
 	while (s->n_services > 0)
@@ -190,26 +193,27 @@ void supervisor_free(struct supervisor *s)
 	free(s);
 }
 
-int supervisor_add(struct supervisor *s, struct policy *p, struct service **ret)
+/* A new service for policy p (taken on success) in the cgroup at `cgroup`
+ * (taken either way). */
+static int add_service(struct supervisor *s, struct policy *p, char *cgroup, struct service **ret)
 {
-	_cleanup_free_ char *name = NULL;
 	struct service **v, *svc;
-	int r;
 
-	r = service_cgroup_name(p->service, &name);
-	if (r < 0)
-		return r;
 	v = realloc(s->services, (s->n_services + 1) * sizeof(*v));
-	if (!v)
+	if (!v) {
+		free(cgroup);
 		return -ENOMEM;
+	}
 	s->services = v;
 	svc = calloc(1, sizeof(*svc));
-	if (!svc)
+	if (!svc) {
+		free(cgroup);
 		return -ENOMEM;
-	*svc = (struct service){ .sup = s, .policy = p, .pidfd = -1, .cgfd = -1, .exec_pipe = -1 };
+	}
+	*svc = (struct service){ .sup = s, .policy = p, .pidfd = -1, .cgfd = -1, .exec_pipe = -1, .cgroup = cgroup };
 	svc->restart_ring_len = p->restart.give_up_restarts;
 	svc->restart_times = calloc(svc->restart_ring_len + 1, sizeof(usec_t));
-	if (!svc->restart_times || join_path(s->parent, name, &svc->cgroup) < 0) {
+	if (!svc->restart_times || !cgroup) {
 		svc->policy = NULL;
 		service_free(svc);
 		return -ENOMEM;
@@ -218,6 +222,29 @@ int supervisor_add(struct supervisor *s, struct policy *p, struct service **ret)
 	if (ret)
 		*ret = svc;
 	return 0;
+}
+
+int supervisor_add(struct supervisor *s, struct policy *p, struct service **ret)
+{
+	_cleanup_free_ char *name = NULL;
+	char *cgroup = NULL;
+	int r;
+
+	r = service_cgroup_name(p->service, &name);
+	if (r < 0)
+		return r;
+	if (join_path(s->parent, name, &cgroup) < 0)
+		return -ENOMEM;
+	return add_service(s, p, cgroup, ret);
+}
+
+int supervisor_add_watched(struct supervisor *s, struct policy *p, const char *path, struct service **ret)
+{
+	char *cgroup = NULL;
+
+	if (asprintf(&cgroup, "/%s", path) < 0)
+		return -ENOMEM;
+	return add_service(s, p, cgroup, ret);
 }
 
 struct service *supervisor_find_by_cgroup_id(struct supervisor *s, uint64_t id)
@@ -230,10 +257,18 @@ struct service *supervisor_find_by_cgroup_id(struct supervisor *s, uint64_t id)
 
 struct service *supervisor_find(struct supervisor *s, const char *name)
 {
+	struct service *gone = NULL;
+
+	/* A removed one waits to be reaped beside its successor (a policy
+	 * removed and added back, a watched cgroup found again): the live
+	 * one is the answer. */
 	for (size_t i = 0; i < s->n_services; i++)
-		if (strcmp(s->services[i]->policy->service, name) == 0)
-			return s->services[i];
-	return NULL;
+		if (strcmp(s->services[i]->policy->service, name) == 0) {
+			if (!s->services[i]->removed)
+				return s->services[i];
+			gone = gone ?: s->services[i];
+		}
+	return gone;
 }
 
 int supervisor_subscribe(struct supervisor *s, const struct service_hooks *h, void *data)
@@ -275,8 +310,13 @@ static int on_reap(struct loop_source *src, int fd, uint32_t revents, void *data
 		memmove(s->services + i, s->services + i + 1, (s->n_services - i - 1) * sizeof(*s->services));
 		s->n_services--;
 		path = TAKE_PTR(svc->cgroup);
+		if (svc->watch) { /* someone else's: never removed by guardian */
+			free(path);
+			path = NULL;
+		}
 		service_free(svc); /* closes its cgroup fd before the rmdir */
-		(void)cgfs_rmdir(s->cg, path);
+		if (path)
+			(void)cgfs_rmdir(s->cg, path);
 		free(path);
 	}
 	return 0;
@@ -294,6 +334,8 @@ void supervisor_start_all(struct supervisor *s)
 		struct service *svc = s->services[i];
 		bool stay = svc->state_loaded && (!svc->want_running || svc->state == SVC_GAVE_UP);
 
+		if (svc->watch)
+			continue; /* guarded from the moment it was found */
 		if (stay && !service_group_populated(svc)) {
 			log_info("%s: %s before guardian restarted; leaving it so", svc->policy->service,
 				 svc->state == SVC_GAVE_UP ? "gave up" : "stopped by command");

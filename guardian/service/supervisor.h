@@ -52,6 +52,10 @@ struct service {
 	unsigned restart_ring_len;
 	uint64_t oom_kills_at_start;
 	uint64_t cgroup_id;      /* the cgroup's inode number: what BPF sees */
+	/* A cgroup someone else created (a policy's watch): guardian guards it
+	 * but never starts, stops or removes it. */
+	struct watch_set *watch;
+	uint64_t tripwire;       /* the memory.high guardian wrote there (0: none) */
 	struct signal_sender last_signal; /* the last fatal signal seen for its main process */
 	struct service_exit last_exit;
 };
@@ -106,6 +110,8 @@ struct supervisor {
 	struct supervisor_subscriber *subs;
 	size_t n_subs;
 	char boot_id[64];         /* this boot's, read at the first save */
+	struct watch_set **watches; /* the policies with watch: */
+	size_t n_watches;
 };
 
 /* Decide where services live, move guardian into a leaf if the kernel's
@@ -120,6 +126,27 @@ void supervisor_unsubscribe(struct supervisor *s, const struct service_hooks *h,
 
 /* Take ownership of the policies and create one service each (stopped). */
 int supervisor_add(struct supervisor *s, struct policy *p, struct service **ret);
+
+/* Watched cgroups (watch.c). supervisor_watch takes a policy with watch:
+ * and guards every cgroup that matches its globs, now and as they appear
+ * (inotify on the directories that can hold them), each a service named
+ * by its path ("system.slice/x.service"); a cgroup that goes away is
+ * forgotten. supervisor_unwatch_all forgets them all (a reload, exit). */
+int supervisor_watch(struct supervisor *s, struct policy *p);
+void supervisor_unwatch_all(struct supervisor *s);
+/* Only the directory watches and the watch policies (guardian's exit,
+ * where the services are freed right after). */
+void supervisor_unwatch_dirs(struct supervisor *s);
+/* A service for the existing cgroup at path (below the root), p its own. */
+int supervisor_add_watched(struct supervisor *s, struct policy *p, const char *path, struct service **ret);
+/* Open it and guard it: RUNNING from here. The default guard's tripwire
+ * goes on memory.high where nobody set one (and comes off at the end). */
+int service_watch_begin(struct service *svc);
+/* Forget it: stopped, removed (reaped later); nothing of the cgroup is
+ * touched but the tripwire guardian put there. */
+void service_watch_end(struct service *svc, const char *why);
+/* The tripwire back to max, if it is still ours (guardian's exit). */
+void service_watch_restore(struct service *svc);
 struct service *supervisor_find(struct supervisor *s, const char *name);
 /* The service whose cgroup has this id (inode number), or NULL. */
 struct service *supervisor_find_by_cgroup_id(struct supervisor *s, uint64_t id);

@@ -1,0 +1,282 @@
+/* watch.c: guarding cgroups guardian did not create. A policy's watch
+ * globs (system.slice/NAME.service, kubepods.slice/POD/CONTAINER, where
+ * any segment may be a pattern) are matched one path segment at a time: each directory that can hold a match is watched
+ * through the daemon's inotify for child cgroups made and removed, so a
+ * new unit or pod is guarded as soon as its cgroup exists, and nothing
+ * walks the whole tree on a timer. */
+#include <dirent.h>
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <sys/stat.h>
+
+#include "cgwatch.h"
+#include "log.h"
+#include "supervisor.h"
+
+struct watch_dir {
+	struct watch_set *set;
+	unsigned glob;   /* index in the policy's watch_cgroups */
+	unsigned depth;  /* segments of that glob its path matched */
+	char *path;      /* below the cgroup root; "" for the root */
+	int fd;
+	struct cgwatch_entry *entry;
+};
+
+struct watch_set {
+	struct supervisor *sup;
+	struct policy *policy; /* the watch policy; each cgroup gets a copy */
+	struct watch_dir **dirs;
+	size_t n_dirs;
+};
+
+static unsigned glob_depth(const char *glob)
+{
+	unsigned n = 1;
+
+	for (const char *c = glob; *c; c++)
+		n += *c == '/';
+	return n;
+}
+
+/* Segment `depth` of glob into buf (the compiler bounds globs to 255). */
+static void glob_segment(const char *glob, unsigned depth, char *buf, size_t size)
+{
+	const char *end;
+
+	while (depth-- > 0)
+		glob = strchr(glob, '/') + 1;
+	end = strchrnul(glob, '/');
+	snprintf(buf, size, "%.*s", (int)(end - glob), glob);
+}
+
+static char *child_path(const char *parent, const char *name)
+{
+	char *p = NULL;
+
+	if (asprintf(&p, "%s%s%s", parent, *parent ? "/" : "", name) < 0)
+		return NULL;
+	return p;
+}
+
+static void dir_free(struct watch_dir *d)
+{
+	cgwatch_removep(&d->entry);
+	if (d->fd >= 0)
+		close(d->fd);
+	free(d->path);
+	free(d);
+}
+
+static void guard(struct watch_set *ws, const char *path)
+{
+	struct supervisor *s = ws->sup;
+	struct policy *p = NULL;
+	struct service *svc, *other = supervisor_find(s, path);
+	int r;
+
+	if (other) {
+		if (other->watch != ws && !other->removed)
+			log_debug("%s: already guarded (policy %s); %s leaves it", path, other->policy->path,
+				  ws->policy->path);
+		if (!other->removed)
+			return;
+	}
+	r = policy_instance(ws->policy, path, &p);
+	if (r < 0 || (r = supervisor_add_watched(s, p, path, &svc)) < 0) {
+		policy_free(p);
+		log_warning_errno(r, "%s: cannot guard it", path);
+		return;
+	}
+	svc->watch = ws;
+	r = service_watch_begin(svc);
+	if (r < 0) {
+		/* Gone as soon as it came (a unit that failed at once). */
+		log_debug("%s: cannot open it to guard it: %s", path, strerror(-r));
+		service_watch_end(svc, "its cgroup could not be opened");
+	}
+}
+
+static void unguard(struct watch_set *ws, const char *path, bool prefix)
+{
+	struct supervisor *s = ws->sup;
+	size_t len = strlen(path);
+
+	for (size_t i = 0; i < s->n_services; i++) {
+		struct service *svc = s->services[i];
+		const char *name = svc->policy->service;
+
+		if (svc->watch != ws || svc->removed)
+			continue;
+		if (strcmp(name, path) == 0 || (prefix && strncmp(name, path, len) == 0 && name[len] == '/'))
+			service_watch_end(svc, "its cgroup was removed");
+	}
+}
+
+static int add_dir(struct watch_set *ws, unsigned glob, unsigned depth, const char *path);
+
+static void on_child(struct watch_dir *d, const char *name, bool created)
+{
+	struct watch_set *ws = d->set;
+	const char *glob = ws->policy->watch_cgroups[d->glob];
+	_cleanup_free_ char *path = NULL;
+	char seg[256];
+
+	glob_segment(glob, d->depth, seg, sizeof(seg));
+	if (fnmatch(seg, name, FNM_PERIOD) != 0 || !(path = child_path(d->path, name)))
+		return;
+	if (d->depth + 1 == glob_depth(glob)) {
+		if (created)
+			guard(ws, path);
+		else
+			unguard(ws, path, false);
+		return;
+	}
+	if (created) {
+		(void)add_dir(ws, d->glob, d->depth + 1, path);
+		return;
+	}
+	/* A directory on the way went: its watches and its cgroups with it. */
+	for (size_t i = 0; i < ws->n_dirs;) {
+		struct watch_dir *x = ws->dirs[i];
+		size_t len = strlen(path);
+
+		if (x->glob == d->glob && strncmp(x->path, path, len) == 0 && (!x->path[len] || x->path[len] == '/')) {
+			dir_free(x);
+			ws->dirs[i] = ws->dirs[--ws->n_dirs];
+		} else
+			i++;
+	}
+	unguard(ws, path, true);
+}
+
+/* Every child cgroup already there, as if each had just been made. */
+static void scan(struct watch_dir *d)
+{
+	int fd = fcntl(d->fd, F_DUPFD_CLOEXEC, 3);
+	DIR *dir = fd >= 0 ? fdopendir(fd) : NULL;
+	struct dirent *de;
+
+	if (!dir) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	while ((de = readdir(dir)))
+		if (de->d_type == DT_DIR && strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, ".."))
+			on_child(d, de->d_name, true);
+	closedir(dir);
+}
+
+static void rescan(struct watch_set *ws);
+
+static void on_dir_event(void *data, const char *name, bool created)
+{
+	struct watch_dir *d = data;
+
+	if (!name)
+		rescan(d->set);
+	else
+		on_child(d, name, created);
+}
+
+static int add_dir(struct watch_set *ws, unsigned glob, unsigned depth, const char *path)
+{
+	struct watch_dir **v, *d;
+	int r;
+
+	for (size_t i = 0; i < ws->n_dirs; i++)
+		if (ws->dirs[i]->glob == glob && strcmp(ws->dirs[i]->path, path) == 0)
+			return 0; /* watched already (a rescan) */
+	v = realloc(ws->dirs, (ws->n_dirs + 1) * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	ws->dirs = v;
+	d = calloc(1, sizeof(*d));
+	if (!d)
+		return -ENOMEM;
+	*d = (struct watch_dir){ .set = ws, .glob = glob, .depth = depth, .path = strdup(path), .fd = -1 };
+	d->fd = *path ? cgfs_open_group(ws->sup->cg, path) : fcntl(ws->sup->cg->root_fd, F_DUPFD_CLOEXEC, 3);
+	if (!d->path || d->fd < 0) {
+		r = d->path ? d->fd : -ENOMEM;
+		dir_free(d);
+		return r; /* gone already: its parent's event says so */
+	}
+	/* The watch first, then the scan: a child made between the two is
+	 * seen twice at worst, never missed. */
+	r = ws->sup->cfg.watch ? cgwatch_add_dir(ws->sup->cfg.watch, d->fd, on_dir_event, d, &d->entry) : -ENODEV;
+	if (r < 0) {
+		log_warning_errno(r, "%s: cannot watch /%s for new cgroups (fs.inotify.max_user_watches?)",
+				  ws->policy->path, path);
+		dir_free(d);
+		return r;
+	}
+	ws->dirs[ws->n_dirs++] = d;
+	scan(d);
+	return 0;
+}
+
+/* Events were lost: every watched directory read again, and every guarded
+ * cgroup that is gone forgotten. */
+static void rescan(struct watch_set *ws)
+{
+	struct supervisor *s = ws->sup;
+
+	log_warning("%s: inotify lost events: reading the watched directories again", ws->policy->path);
+	for (size_t i = 0; i < s->n_services; i++) {
+		struct service *svc = s->services[i];
+		struct stat st;
+
+		if (svc->watch == ws && !svc->removed && fstatat(s->cg->root_fd, svc->cgroup + 1, &st, 0) < 0)
+			service_watch_end(svc, "its cgroup was removed");
+	}
+	for (size_t i = 0; i < ws->n_dirs; i++)
+		scan(ws->dirs[i]);
+}
+
+int supervisor_watch(struct supervisor *s, struct policy *p)
+{
+	struct watch_set **v, *ws;
+
+	v = realloc(s->watches, (s->n_watches + 1) * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	s->watches = v;
+	ws = calloc(1, sizeof(*ws));
+	if (!ws)
+		return -ENOMEM;
+	*ws = (struct watch_set){ .sup = s, .policy = p };
+	s->watches[s->n_watches++] = ws;
+	for (size_t i = 0; i < p->n_watch_cgroups; i++)
+		(void)add_dir(ws, (unsigned)i, 0, "");
+	return 0;
+}
+
+static void set_free(struct watch_set *ws)
+{
+	for (size_t i = 0; i < ws->n_dirs; i++)
+		dir_free(ws->dirs[i]);
+	free(ws->dirs);
+	policy_free(ws->policy);
+	free(ws);
+}
+
+void supervisor_unwatch_dirs(struct supervisor *s)
+{
+	for (size_t i = 0; i < s->n_watches; i++) {
+		for (size_t k = 0; k < s->n_services; k++)
+			if (s->services[k]->watch == s->watches[i])
+				s->services[k]->watch = NULL; /* no dangling pointer while they are freed */
+		set_free(s->watches[i]);
+	}
+	free(s->watches);
+	s->watches = NULL;
+	s->n_watches = 0;
+}
+
+void supervisor_unwatch_all(struct supervisor *s)
+{
+	for (size_t i = 0; i < s->n_services; i++)
+		if (s->services[i]->watch)
+			service_watch_end(s->services[i], "its watch policy was reloaded");
+	supervisor_unwatch_dirs(s);
+}

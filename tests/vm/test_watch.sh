@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# Watched cgroups: a policy with `watch:` guards cgroups someone else made
+# (here the test plays systemd: it makes UNIT.service directories under a
+# slice, sets their memory.max and moves processes in). A new one is
+# guarded within a second of its mkdir; the default guard's tripwire goes
+# on its memory.high; a leak toward its memory.max is stopped before the
+# kernel OOM killer by cgroup.kill, and guardian leaves the cgroup itself
+# to its owner; guardctl refuses to start or stop it; an rmdir forgets
+# it; guardian's exit takes the tripwire off again.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/guardian-lib.sh"
+need_helper MEMHOG memhog
+
+W=$(mkcg "") || bail "mkcg"
+W=${W%/}
+REL=${W#"$CG_ROOT"/}
+TRIPWIRE=$((240 << 20)) # 256M - 256M/16
+
+P=$T/policies
+mkdir -p "$P"
+cat >"$P/units.yaml" <<YAML
+service: units
+watch: {cgroups: ["$REL/*.service"]}
+YAML
+# A unit that was there before guardian started.
+mkdir "$W/early.service" || bail "mkdir"
+guardian_start "$P"
+check "a cgroup that was there at the start is guarded" wait_for 10000 state_is "$REL/early.service" running
+check "a cgroup that does not match the glob is not (early.scope)" \
+	eval "mkdir '$W/early.scope' && ! '$GUARDCTL' status '$REL/early.scope' >/dev/null 2>&1"
+
+# --- a new one, found by its mkdir
+t0=$(now_ms)
+mkdir "$W/leak.service" || bail "mkdir"
+check "a new cgroup is guarded" wait_for 10000 state_is "$REL/leak.service" running
+seen_ms=$(($(now_ms) - t0))
+check "... within 1 s of its mkdir (${seen_ms} ms, guardctl's polling included)" [ "$seen_ms" -le 1000 ]
+"$GUARDCTL" status | sed 's/^/# /'
+check "status says it is watched, by which policy" \
+	eval "[ \"\$(svc_field '$REL/leak.service' watched)\" = True ] && svc_field '$REL/leak.service' policy | grep -q units.yaml"
+out=$("$GUARDCTL" stop "$REL/leak.service" 2>&1)
+check "guardctl stop is refused for a watched cgroup ($out)" grep -q "is a watched cgroup" <<<"$out"
+
+# The owner's limits come after its mkdir, as systemd writes them: the
+# tripwire follows memory.max (memory.high is max: nobody set one).
+check "no tripwire while memory.max is max" [ "$(cg_read "$W/leak.service" memory.high)" = max ]
+echo 256M >"$W/leak.service/memory.max"
+echo 0 >"$W/leak.service/memory.swap.max"
+check "the tripwire is on its memory.high once memory.max is set (240 MiB)" \
+	wait_for 10000 eval "[ \"\$(cg_read '$W/leak.service' memory.high)\" = $TRIPWIRE ]"
+# A unit with a MemoryHigh= of its own keeps it.
+mkdir "$W/own.service" && echo 100M >"$W/own.service/memory.high" && echo 256M >"$W/own.service/memory.max"
+check "own.service is guarded" wait_for 10000 state_is "$REL/own.service" running
+check "... and its own memory.high is left as it is (100 MiB)" \
+	[ "$(cg_read "$W/own.service" memory.high)" = $((100 << 20)) ]
+
+# --- the owner starts a leaking process in it
+(echo "$BASHPID" >"$W/leak.service/cgroup.procs" && exec "$MEMHOG" --rate 100 --max 400) >"$T/leak.out" 2>&1 &
+hog=$!
+check "the engine stops the leak: a record for $REL/leak.service" \
+	wait_for 60000 log_has "$REL/leak.service" engine 'restart|kill'
+check "its processes are gone" wait_exit "$hog" 20000
+check "the kernel OOM killer never fired (oom_kill $(cg_key "$W/leak.service" memory.events oom_kill))" \
+	[ "$(cg_key "$W/leak.service" memory.events oom_kill)" = 0 ]
+check "its cgroup is still there: the owner's to keep or remove" [ -d "$W/leak.service" ]
+check "the record says it was cgroup.kill of a watched cgroup" \
+	grep -q "\"service\":\"$REL/leak.service\".*a watched cgroup: its owner restarts it" "$LOG"
+check "still guarded after the kill" state_is "$REL/leak.service" running
+grep "\"service\":\"$REL/leak.service\"" "$LOG" | sed 's/^/# /'
+
+# --- an rmdir forgets it
+rmdir "$W/early.service" || bail "rmdir"
+check "an rmdir'd cgroup is forgotten" \
+	wait_for 10000 eval "! '$GUARDCTL' status '$REL/early.service' >/dev/null 2>&1"
+
+# --- guardian's exit takes its tripwire off
+guardian_kill TERM
+check "guardian's exit puts memory.high back to max" [ "$(cg_read "$W/leak.service" memory.high)" = max ]
+done_testing

@@ -37,6 +37,9 @@ static int compare_keys(const struct victim_candidate *a, const struct victim_ca
 	int64_t sa = grain_step(above_low(a)), sb = grain_step(above_low(b));
 	int r;
 
+	*ret_key = VICTIM_KEY_QOS;
+	if (a->eviction_class != b->eviction_class)
+		return a->eviction_class < b->eviction_class ? -1 : 1;
 	*ret_key = VICTIM_KEY_PRIORITY;
 	if (a->priority != b->priority)
 		return a->priority < b->priority ? -1 : 1;
@@ -64,6 +67,11 @@ static int compare_ranks(const void *x, const void *y, void *data)
 	return a->index < b->index ? -1 : a->index > b->index ? 1 : 0;
 }
 
+static const char *class_name(int c)
+{
+	return c == VICTIM_BESTEFFORT ? "BestEffort" : c == VICTIM_BURSTABLE ? "Burstable" : "Guaranteed or not a pod";
+}
+
 /* Why `a` stands where it does relative to its neighbour `b`; `ahead`
  * says whether a goes before b. */
 static void describe(const struct victim_candidate *a, const struct victim_candidate *b, enum victim_key key,
@@ -73,6 +81,11 @@ static void describe(const struct victim_candidate *a, const struct victim_candi
 	double la = (double)above_low(a) / MIB, lb = (double)above_low(b) / MIB;
 
 	switch (key) {
+	case VICTIM_KEY_QOS:
+		snprintf(buf, len, "%s %s: the kubelet's eviction order (%s before %s)", rel, b->service,
+			 class_name(ahead ? a->eviction_class : b->eviction_class),
+			 class_name(ahead ? b->eviction_class : a->eviction_class));
+		break;
 	case VICTIM_KEY_PRIORITY:
 		snprintf(buf, len, "%s %s: priority %d %s %d", rel, b->service, a->priority,
 			 ahead ? "<" : ">", b->priority);
@@ -126,6 +139,7 @@ size_t victim_rank(const struct victim_candidate *c, size_t n, struct victim_ran
 const char *victim_key_to_string(enum victim_key k)
 {
 	static const char *const names[] = {
+		[VICTIM_KEY_QOS] = "qos",
 		[VICTIM_KEY_PRIORITY] = "priority",
 		[VICTIM_KEY_ABOVE_LOW] = "above_memory_low",
 		[VICTIM_KEY_GROWTH] = "growth",

@@ -17,6 +17,11 @@
 struct victim_candidate {
 	const char *service;
 	bool protected_;      /* policy protected: true: never ranked */
+	/* The kubelet's eviction order, the first key: a pod's QoS class
+	 * (VICTIM_BESTEFFORT goes first, then VICTIM_BURSTABLE), and
+	 * VICTIM_NOT_BURSTABLE for Guaranteed pods and everything that is not
+	 * a pod. Candidates that are all alike here rank as before. */
+	int eviction_class;
 	int priority;         /* lower goes first */
 	/* The working set (memory.current - inactive_file): what killing the
 	 * service gives back that reclaim could not. Inactive page cache is
@@ -27,8 +32,11 @@ struct victim_candidate {
 	double growth_bps;    /* bytes per second; 0 when unknown */
 };
 
+enum { VICTIM_BESTEFFORT, VICTIM_BURSTABLE, VICTIM_NOT_BURSTABLE };
+
 /* What placed a candidate ahead of the next one. */
 enum victim_key {
+	VICTIM_KEY_QOS,
 	VICTIM_KEY_PRIORITY,
 	VICTIM_KEY_ABOVE_LOW,
 	VICTIM_KEY_GROWTH,
@@ -43,7 +51,8 @@ struct victim_rank {
 	char reason[160];
 };
 
-/* Rank the candidates: protected ones never appear; then the lowest
+/* Rank the candidates: protected ones never appear; then by eviction
+ * class (BestEffort pods first, then Burstable); then the lowest
  * priority first; then the most above its memory.low (in
  * VICTIM_USAGE_GRAIN steps); then the fastest growing; then by name.
  * out must hold n entries; returns how many were ranked (0: nobody may be

@@ -359,3 +359,23 @@ void policy_freev(struct policy **v, size_t n)
 		policy_free(v[i]);
 	free(v);
 }
+
+static const char *const qos_names[] = {
+	[KUBE_QOS_UNKNOWN] = "unknown", [KUBE_QOS_GUARANTEED] = "Guaranteed",
+	[KUBE_QOS_BURSTABLE] = "Burstable", [KUBE_QOS_BESTEFFORT] = "BestEffort",
+};
+
+const char *kube_qos_to_string(enum kube_qos q)
+{
+	return q < ARRAY_SIZE(qos_names) ? qos_names[q] : "unknown";
+}
+
+int kube_qos_from_string(const char *s, enum kube_qos *ret)
+{
+	for (size_t i = KUBE_QOS_GUARANTEED; i < ARRAY_SIZE(qos_names); i++)
+		if (strcmp(s, qos_names[i]) == 0) {
+			*ret = (enum kube_qos)i;
+			return 0;
+		}
+	return -EINVAL;
+}

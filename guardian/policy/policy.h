@@ -33,6 +33,13 @@ enum action_kind {
 	_ACTION_MAX,
 };
 
+/* A pod's QoS class, as the Kubernetes API names it, and the kubelet's
+ * cgroup driver (see kernel/kubepods.h for the layouts). */
+enum kube_qos { KUBE_QOS_UNKNOWN, KUBE_QOS_GUARANTEED, KUBE_QOS_BURSTABLE, KUBE_QOS_BESTEFFORT, _KUBE_QOS_MAX };
+enum kube_driver { KUBE_DRIVER_SYSTEMD, KUBE_DRIVER_CGROUPFS };
+const char *kube_qos_to_string(enum kube_qos q);
+int kube_qos_from_string(const char *s, enum kube_qos *ret);
+
 enum metric_kind {
 	METRIC_WORKING_SET,      /* bytes: memory.current - inactive_file */
 	METRIC_MEMORY_CURRENT,   /* bytes */

@@ -43,6 +43,33 @@ static void lowest_priority_goes_first(void **state)
 	assert_string_equal(r[2].reason, "after web: priority 10 > 5");
 }
 
+/* On a Kubernetes node the kubelet's order comes first: BestEffort pods,
+ * then Burstable ones, then Guaranteed pods and what is not a pod, and
+ * only then priority and the rest. */
+static void pods_go_in_the_kubelets_eviction_order(void **state)
+{
+	struct victim_candidate c[] = {
+		cand("guaranteed-pod", -50, 900, 0, 0),
+		cand("burstable-pod", 10, 100, 0, 0),
+		cand("besteffort-pod", 100, 10, 0, 0),
+		cand("launched-service", -100, 500, 0, 0),
+	};
+	struct victim_rank r[4];
+
+	c[0].eviction_class = VICTIM_NOT_BURSTABLE;
+	c[1].eviction_class = VICTIM_BURSTABLE;
+	c[2].eviction_class = VICTIM_BESTEFFORT;
+	c[3].eviction_class = VICTIM_NOT_BURSTABLE;
+	assert_int_equal(victim_rank(c, 4, r), 4);
+	assert_string_equal(nth(c, r, 0), "besteffort-pod");
+	assert_string_equal(nth(c, r, 1), "burstable-pod");
+	assert_string_equal(nth(c, r, 2), "launched-service"); /* priority -100 < -50 */
+	assert_string_equal(nth(c, r, 3), "guaranteed-pod");
+	assert_int_equal(r[0].key, VICTIM_KEY_QOS);
+	assert_string_equal(r[0].reason, "before burstable-pod: the kubelet's eviction order (BestEffort before Burstable)");
+	assert_int_equal(r[2].key, VICTIM_KEY_PRIORITY);
+}
+
 static void negative_priorities_go_before_zero(void **state)
 {
 	struct victim_candidate c[] = { cand("a", 0, 10, 0, 0), cand("b", -100, 10, 0, 0) };
@@ -192,6 +219,7 @@ int main(void)
 		cmocka_unit_test(full_tie_is_broken_by_name),
 		cmocka_unit_test(any_input_order_gives_the_same_ranking),
 		cmocka_unit_test(every_place_has_a_reason),
+		cmocka_unit_test(pods_go_in_the_kubelets_eviction_order),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

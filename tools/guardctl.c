@@ -40,7 +40,8 @@ static void usage(FILE *out)
 
 static void print_ok(const struct policy *p)
 {
-	printf("%s: ok (%s %s", p->path, p->watch_cgroups ? "watch policy" : "service", p->service);
+	printf("%s: ok (%s %s%s", p->path, policy_watches(p) ? "watch policy" : "service", p->service,
+	       p->kube.on ? ": the node's pods" : "");
 	for (size_t i = 0; i < p->n_watch_cgroups; i++)
 		printf("%s%s", i ? ", " : ": cgroups ", p->watch_cgroups[i]);
 	printf(")\n");

@@ -136,6 +136,7 @@ static struct json_object *service_status(const struct service *svc, const struc
 	 * file that chose it. */
 	json_object_object_add(o, "watched", json_object_new_boolean(svc->watch != NULL));
 	json_object_object_add(o, "policy", svc->watch && svc->policy->path ? json_object_new_string(svc->policy->path) : NULL);
+	json_object_object_add(o, "kubernetes", service_kube_json(svc));
 	json_object_object_add(o, "restarts", json_object_new_int(svc->restarts));
 	json_object_object_add(o, "uptime_ms",
 			       json_object_new_int64(svc->state == SVC_RUNNING && svc->started_mono

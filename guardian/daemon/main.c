@@ -419,7 +419,7 @@ static int daemon_setup(struct daemon *d, struct policy **policies, size_t n)
 	if (r < 0)
 		return log_error_errno(r, "cannot set up the pressure engine");
 	for (i = 0; i < n; i++) {
-		if (policies[i]->watch_cgroups)
+		if (policy_watches(policies[i]))
 			continue; /* guarded once every hook is in place (main) */
 		r = supervisor_add(d->sup, policies[i], NULL);
 		if (r < 0)
@@ -501,7 +501,7 @@ int main(int argc, char **argv)
 	}
 	r = daemon_setup(&d, policies, n);
 	for (size_t i = 0; r == 0 && i < n; i++)
-		if (policies[i] && policies[i]->watch_cgroups && (r = supervisor_watch(d.sup, policies[i])) == 0)
+		if (policies[i] && policy_watches(policies[i]) && (r = supervisor_watch(d.sup, policies[i])) == 0)
 			policies[i] = NULL;
 	policy_freev(policies, n);
 	if (r < 0) {

@@ -98,8 +98,7 @@ static struct json_object *decision_json(const struct engine_decision *d)
 static void write_record(struct monitor *m, const char *action, const char *reason, struct json_object *extra)
 {
 	struct service *svc = m->svc;
-	struct json_object *rec = m->ms->cfg.log ? actionlog_record(svc_name(svc), svc->cgroup, "engine", action, reason)
-						 : NULL;
+	struct json_object *rec = m->ms->cfg.log ? service_record(svc, "engine", action, reason) : NULL;
 	int r = actionlog_write_with(m->ms->cfg.log, rec, extra);
 
 	if (r < 0)
@@ -548,6 +547,7 @@ struct json_object *monitor_explain(struct monitors *ms, struct service *svc)
 
 	json_object_object_add(o, "ok", json_object_new_boolean(1));
 	json_object_object_add(o, "service", json_object_new_string(svc_name(svc)));
+	json_object_object_add(o, "kubernetes", service_kube_json(svc));
 	json_object_object_add(o, "state", json_object_new_string(service_state_to_string(svc->state)));
 	json_object_object_add(o, "monitoring", json_object_new_boolean(m && m->running));
 	json_object_object_add(o, "dry_run", json_object_new_boolean(dry(svc)));

@@ -170,6 +170,8 @@ static int gather(struct sysguard *g, usec_t now, struct candidates *cs)
 			continue;
 		c->service = p->service;
 		c->protected_ = p->protected_;
+		c->eviction_class = !svc->kube || svc->kube->qos == KUBE_QOS_GUARANTEED ? VICTIM_NOT_BURSTABLE
+				    : svc->kube->qos == KUBE_QOS_BESTEFFORT ? VICTIM_BESTEFFORT : VICTIM_BURSTABLE;
 		c->priority = p->priority;
 		c->memory_low = p->limits.memory_low.set ? p->limits.memory_low.value : 0;
 		/* The service's own engine knows best; our coarse figure only
@@ -250,8 +252,7 @@ static void write_record(struct sysguard *g, struct service *svc, const char *ac
 		json_object_put(extra);
 		return;
 	}
-	rec = actionlog_record(svc ? svc->policy->service : NULL, svc ? svc->cgroup : NULL, "guardian", action,
-			       reason);
+	rec = service_record(svc, "guardian", action, reason);
 	if (!rec) {
 		json_object_put(extra);
 		return;

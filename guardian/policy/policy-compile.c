@@ -686,13 +686,103 @@ static int f_watch_cgroups(struct pctx *c, const struct ynode *v, void *dst)
 	return c->errors == before ? 0 : -EINVAL;
 }
 
+static int f_kube_namespaces(struct pctx *c, const struct ynode *v, void *dst)
+{
+	struct policy *p = dst;
+	unsigned before = c->errors;
+
+	if (v->kind != YNODE_SEQ || v->n == 0) {
+		perr(c, v, "expected a list of namespaces, got %s", GOT(v));
+		return -EINVAL;
+	}
+	p->kube.namespaces = calloc(v->n + 1, sizeof(char *));
+	if (!p->kube.namespaces) {
+		perr(c, v, "out of memory");
+		return -EINVAL;
+	}
+	for (size_t i = 0, k = 0; i < v->n; i++) {
+		size_t old = path_push_index(c, i);
+
+		if (f_string(c, v->items[i], &p->kube.namespaces[k]) == 0)
+			k++;
+		path_pop(c, old);
+	}
+	return c->errors == before ? 0 : -EINVAL;
+}
+
+static int f_kube_qos(struct pctx *c, const struct ynode *v, void *dst)
+{
+	struct policy *p = dst;
+	unsigned before = c->errors;
+
+	if (v->kind != YNODE_SEQ || v->n == 0) {
+		perr(c, v, "expected a list of QoS classes (Guaranteed, Burstable, BestEffort), got %s", GOT(v));
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < v->n; i++) {
+		size_t old = path_push_index(c, i);
+		enum kube_qos q;
+		const char *s;
+
+		if (read_scalar(c, v->items[i], "a QoS class", &s) == 0) {
+			if (kube_qos_from_string(s, &q) < 0)
+				perr(c, v->items[i], "expected Guaranteed, Burstable or BestEffort, got '%s'", s);
+			else
+				p->kube.qos_mask |= 1u << q;
+		}
+		path_pop(c, old);
+	}
+	return c->errors == before ? 0 : -EINVAL;
+}
+
+static int f_kube_driver(struct pctx *c, const struct ynode *v, void *dst)
+{
+	struct policy *p = dst;
+	const char *s;
+
+	if (read_scalar(c, v, "systemd, cgroupfs or auto", &s) < 0)
+		return -EINVAL;
+	if (strcmp(s, "systemd") == 0)
+		p->kube.driver = KUBE_DRIVER_SYSTEMD;
+	else if (strcmp(s, "cgroupfs") == 0)
+		p->kube.driver = KUBE_DRIVER_CGROUPFS;
+	else if (strcmp(s, "auto") == 0)
+		p->kube.driver = -1;
+	else {
+		perr(c, v, "expected systemd, cgroupfs or auto (both layouts), got '%s'", s);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int f_watch_kube(struct pctx *c, const struct ynode *v, void *dst)
+{
+	static const struct field fields[] = {
+		FIELD("namespaces", f_kube_namespaces, 0),
+		FIELD("qos", f_kube_qos, 0),
+		FIELD("cgroup_driver", f_kube_driver, 0),
+		FIELD("pod_logs", f_abs_path, offsetof(struct policy, kube.pod_logs)),
+	};
+	struct policy *p = dst;
+
+	p->kube.on = true;
+	p->kube.driver = -1;
+	if (v->kind == YNODE_SCALAR && ynode_is_null(v))
+		return 0; /* kubernetes: {} written as `kubernetes:` */
+	return walk_map(c, v, fields, ARRAY_SIZE(fields), dst);
+}
+
 static int f_watch(struct pctx *c, const struct ynode *v, void *dst)
 {
 	static const struct field fields[] = {
-		REQUIRED("cgroups", f_watch_cgroups, 0),
+		FIELD("cgroups", f_watch_cgroups, 0),
+		FIELD("kubernetes", f_watch_kube, 0),
 	};
+	int r = walk_map(c, v, fields, ARRAY_SIZE(fields), dst);
 
-	return walk_map(c, v, fields, ARRAY_SIZE(fields), dst);
+	if (r == 0 && !map_get(v, "cgroups") == !map_get(v, "kubernetes"))
+		perr(c, v, "give cgroups (globs of cgroup paths) or kubernetes (the node's pods), one of the two");
+	return r;
 }
 
 /* Keys that describe a process guardian starts: meaningless for a cgroup

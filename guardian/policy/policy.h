@@ -174,6 +174,15 @@ struct policy {
 	 * "system.slice/NAME.service" (a * in NAME). NULL for a launched service. */
 	char **watch_cgroups;
 	size_t n_watch_cgroups;
+	/* watch: {kubernetes: {...}}: every pod container of the node (the
+	 * kubelet's cgroups, either driver), narrowed by these. */
+	struct {
+		bool on;
+		int driver;         /* enum kube_driver, or -1: both layouts */
+		char **namespaces;  /* NULL: all */
+		unsigned qos_mask;  /* 1 << enum kube_qos; 0: all */
+		char *pod_logs;     /* the kubelet's pod log directory: /var/log/pods */
+	} kube;
 
 	bool protected_;  /* never chosen as a victim under system pressure */
 	int priority;     /* lower is killed first; default 0 */
@@ -208,6 +217,11 @@ int policy_load_buffer(const char *path, const char *buf, size_t len, struct pol
 int policy_load_dir(const char *dir, struct policy ***ret, size_t *ret_n, struct diag *d);
 
 void policy_free(struct policy *p);
+/* Does p watch cgroups (globs or the node's pods) instead of starting one? */
+static inline bool policy_watches(const struct policy *p)
+{
+	return p->watch_cgroups || p->kube.on;
+}
 /* One watched cgroup's own policy: a copy of the watch policy p named
  * `name` (the cgroup's path below the root), without the globs. */
 int policy_instance(const struct policy *p, const char *name, struct policy **ret);

@@ -85,7 +85,7 @@ static int update_service(struct service *svc, struct policy *p, struct json_obj
 static bool watch_policies(struct policy *const *v, size_t n)
 {
 	for (size_t k = 0; k < n; k++)
-		if (v[k] && v[k]->watch_cgroups)
+		if (v[k] && policy_watches(v[k]))
 			return true;
 	return false;
 }
@@ -113,7 +113,7 @@ int supervisor_reload(struct supervisor *s, struct policy **v, size_t n, struct 
 		struct service *svc;
 		struct policy *p;
 
-		if (v[k]->watch_cgroups)
+		if (policy_watches(v[k]))
 			continue;
 		svc = supervisor_find(s, v[k]->service);
 		p = TAKE_PTR(v[k]);
@@ -139,9 +139,12 @@ int supervisor_reload(struct supervisor *s, struct policy **v, size_t n, struct 
 
 		supervisor_unwatch_all(s);
 		for (size_t k = 0; k < n && r == 0; k++) {
-			if (!v[k] || !v[k]->watch_cgroups)
+			if (!v[k] || !policy_watches(v[k]))
 				continue;
-			say(changes, "%s: watching %zu cgroup glob(s)", v[k]->service, v[k]->n_watch_cgroups);
+			if (v[k]->kube.on)
+				say(changes, "%s: watching the node's pods", v[k]->service);
+			else
+				say(changes, "%s: watching %zu cgroup glob(s)", v[k]->service, v[k]->n_watch_cgroups);
 			r = supervisor_watch(s, v[k]);
 			if (r == 0)
 				v[k] = NULL;

@@ -46,7 +46,7 @@ static void record(struct service *svc, const char *action, const char *reason, 
 		json_object_put(extra);
 		return;
 	}
-	rec = actionlog_record(svc_name(svc), svc->cgroup, "guardian", action, reason);
+	rec = service_record(svc, "guardian", action, reason);
 	if (rec && sig)
 		json_object_object_add(rec, "signal", json_object_new_string(sigabbrev_np(sig)));
 	if (rec)
@@ -433,7 +433,7 @@ void service_note_signal(struct service *svc, const struct signal_sender *sender
 	signal_sender_describe(sender, why, sizeof(why));
 	log_notice("%s: %s to pid %d", svc_name(svc), why, target);
 	if (svc->sup->cfg.log) {
-		struct json_object *rec = actionlog_record(svc_name(svc), svc->cgroup, "signal", "signal", why);
+		struct json_object *rec = service_record(svc, "signal", "signal", why);
 
 		if (!rec)
 			return;
@@ -518,6 +518,8 @@ int service_start(struct service *svc)
 {
 	int r;
 
+	if (svc->watch || !svc->policy->command)
+		return -EINVAL; /* a watched cgroup is its owner's to start */
 	svc->want_running = true;
 	if (svc->state == SVC_RUNNING || svc->state == SVC_STARTING || svc->state == SVC_STOPPING)
 		return 0;
@@ -934,4 +936,34 @@ void service_watch_end(struct service *svc, const char *why)
 	svc->removed = true;
 	set_state(svc, SVC_STOPPED);
 	supervisor_reap_removed(svc->sup);
+}
+
+/* --- records -------------------------------------------------------------- */
+
+struct json_object *service_kube_json(const struct service *svc)
+{
+	const struct service_kube *k = svc ? svc->kube : NULL;
+	struct json_object *o;
+
+	if (!k)
+		return NULL;
+	o = json_object_new_object();
+	json_object_object_add(o, "namespace", k->namespace_[0] ? json_object_new_string(k->namespace_) : NULL);
+	json_object_object_add(o, "pod", k->pod[0] ? json_object_new_string(k->pod) : NULL);
+	json_object_object_add(o, "pod_uid", json_object_new_string(k->pod_uid));
+	json_object_object_add(o, "container_id", json_object_new_string(k->container_id));
+	json_object_object_add(o, "qos", json_object_new_string(kube_qos_to_string(k->qos)));
+	json_object_object_add(o, "names_from", json_object_new_string(k->source));
+	return o;
+}
+
+struct json_object *service_record(const struct service *svc, const char *source, const char *action,
+				   const char *reason)
+{
+	struct json_object *rec = actionlog_record(svc ? svc->policy->service : NULL, svc ? svc->cgroup : NULL, source,
+						   action, reason);
+
+	if (rec && svc && svc->kube)
+		json_object_object_add(rec, "kubernetes", service_kube_json(svc));
+	return rec;
 }

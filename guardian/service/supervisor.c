@@ -168,6 +168,7 @@ void service_free(struct service *svc)
 	policy_free(svc->policy);
 	free(svc->cgroup);
 	free(svc->restart_times);
+	free(svc->kube);
 	free(svc);
 }
 

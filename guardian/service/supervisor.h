@@ -13,8 +13,19 @@
 #include "policy.h"
 #include "lifecycle.h"
 #include "procs.h"
+#include "kubepods.h"
 
 struct supervisor;
+
+/* A pod container's identity (a kubernetes watch): from its cgroup path
+ * (uid, container id, QoS) and the kubelet's pod log directories (the
+ * namespace and pod name, when they are there). */
+struct service_kube {
+	char namespace_[64], pod[254];  /* "" when not known (yet) */
+	char pod_uid[40], container_id[72];
+	enum kube_qos qos;
+	const char *source;             /* where the names came from: "pod-logs" or "cgroup" */
+};
 
 struct service {
 	struct supervisor *sup;
@@ -56,6 +67,7 @@ struct service {
 	 * but never starts, stops or removes it. */
 	struct watch_set *watch;
 	uint64_t tripwire;       /* the memory.high guardian wrote there (0: none) */
+	struct service_kube *kube; /* a pod container's, or NULL */
 	struct signal_sender last_signal; /* the last fatal signal seen for its main process */
 	struct service_exit last_exit;
 };
@@ -213,6 +225,13 @@ void service_free(struct service *svc);
 void service_resume_health(struct service *svc);
 /* Called by the state machine after every change. */
 void supervisor_service_changed(struct service *svc);
+
+/* A new action-log record about svc (its name, cgroup, and for a pod
+ * container the pod's namespace, name, uid, container id and QoS class). */
+struct json_object *service_record(const struct service *svc, const char *source, const char *action,
+				   const char *reason);
+/* The pod's identity as a JSON object, or NULL when svc is no pod. */
+struct json_object *service_kube_json(const struct service *svc);
 
 /* The cgroup name of a service below the parent. */
 int service_cgroup_name(const char *service, char **ret);

@@ -67,27 +67,88 @@ static void dir_free(struct watch_dir *d)
 	free(d);
 }
 
-static void guard(struct watch_set *ws, const char *path)
+#define POD_LOGS "/var/log/pods"
+
+static bool in_list(char *const *v, const char *s)
+{
+	for (; v && *v; v++)
+		if (strcmp(*v, s) == 0)
+			return true;
+	return false;
+}
+
+/* A pod container found by a kubernetes watch: who it is, and whether
+ * the policy's namespaces and QoS classes take it. The name it goes by:
+ * NAMESPACE/POD/ID (the first 12 of its container id), or pod-UID/ID
+ * while the kubelet's log directory does not name the pod. */
+static struct service_kube *kube_identify(const struct watch_set *ws, const char *path, char *name, size_t len)
+{
+	const struct policy *p = ws->policy;
+	struct kube_cgroup kc;
+	struct service_kube *k;
+
+	if (kube_parse_cgroup(path, &kc) < 0)
+		return NULL; /* a glob's match that is no container of the layout */
+	if (p->kube.qos_mask && !(p->kube.qos_mask & (1u << kc.qos)))
+		return NULL;
+	k = calloc(1, sizeof(*k));
+	if (!k)
+		return NULL;
+	k->qos = kc.qos;
+	snprintf(k->pod_uid, sizeof(k->pod_uid), "%s", kc.pod_uid);
+	snprintf(k->container_id, sizeof(k->container_id), "%s", kc.container_id);
+	k->source = kube_pod_from_logs(p->kube.pod_logs ?: POD_LOGS, kc.pod_uid, k->namespace_, sizeof(k->namespace_),
+				       k->pod, sizeof(k->pod)) == 0 ? "pod-logs" : "cgroup";
+	if (p->kube.namespaces && !in_list(p->kube.namespaces, k->namespace_)) {
+		if (!k->namespace_[0])
+			log_info("%s: pod %s has no log directory in %s yet: its namespace is unknown, so the "
+				 "namespaces of %s cannot take it", path, kc.pod_uid, p->kube.pod_logs ?: POD_LOGS, p->path);
+		free(k);
+		return NULL;
+	}
+	if (k->namespace_[0])
+		snprintf(name, len, "%s/%s/%.12s", k->namespace_, k->pod, k->container_id);
+	else
+		snprintf(name, len, "pod-%s/%.12s", k->pod_uid, k->container_id);
+	return k;
+}
+
+static void guard(struct watch_set *ws, const char *cgpath)
 {
 	struct supervisor *s = ws->sup;
 	struct policy *p = NULL;
-	struct service *svc, *other = supervisor_find(s, path);
+	struct service_kube *kube = NULL;
+	char kname[400];
+	const char *path = cgpath;
+	struct service *svc, *other;
 	int r;
+
+	if (ws->policy->kube.on) {
+		kube = kube_identify(ws, cgpath, kname, sizeof(kname));
+		if (!kube)
+			return;
+		path = kname;
+	}
+	other = supervisor_find(s, path);
 
 	if (other) {
 		if (other->watch != ws && !other->removed)
 			log_debug("%s: already guarded (policy %s); %s leaves it", path, other->policy->path,
 				  ws->policy->path);
-		if (!other->removed)
+		if (!other->removed) {
+			free(kube);
 			return;
+		}
 	}
 	r = policy_instance(ws->policy, path, &p);
-	if (r < 0 || (r = supervisor_add_watched(s, p, path, &svc)) < 0) {
+	if (r < 0 || (r = supervisor_add_watched(s, p, cgpath, &svc)) < 0) {
 		policy_free(p);
+		free(kube);
 		log_warning_errno(r, "%s: cannot guard it", path);
 		return;
 	}
 	svc->watch = ws;
+	svc->kube = kube;
 	r = service_watch_begin(svc);
 	if (r < 0) {
 		/* Gone as soon as it came (a unit that failed at once). */
@@ -103,7 +164,7 @@ static void unguard(struct watch_set *ws, const char *path, bool prefix)
 
 	for (size_t i = 0; i < s->n_services; i++) {
 		struct service *svc = s->services[i];
-		const char *name = svc->policy->service;
+		const char *name = svc->cgroup + 1; /* its path below the root, whatever its name */
 
 		if (svc->watch != ws || svc->removed)
 			continue;
@@ -246,6 +307,22 @@ int supervisor_watch(struct supervisor *s, struct policy *p)
 		return -ENOMEM;
 	*ws = (struct watch_set){ .sup = s, .policy = p };
 	s->watches[s->n_watches++] = ws;
+	if (p->kube.on && !p->watch_cgroups) {
+		/* The kubelet's layouts: the driver's, or both until one shows. */
+		const char *g[4];
+		size_t n = 0;
+
+		if (p->kube.driver != KUBE_DRIVER_CGROUPFS)
+			n += kube_container_globs(KUBE_DRIVER_SYSTEMD, g + n, 4 - n);
+		if (p->kube.driver != KUBE_DRIVER_SYSTEMD)
+			n += kube_container_globs(KUBE_DRIVER_CGROUPFS, g + n, 4 - n);
+		p->watch_cgroups = calloc(n + 1, sizeof(char *));
+		if (!p->watch_cgroups)
+			return -ENOMEM;
+		for (size_t i = 0; i < n; i++)
+			if (!(p->watch_cgroups[p->n_watch_cgroups++] = strdup(g[i])))
+				return -ENOMEM;
+	}
 	for (size_t i = 0; i < p->n_watch_cgroups; i++)
 		(void)add_dir(ws, (unsigned)i, 0, "");
 	return 0;

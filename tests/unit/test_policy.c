@@ -421,6 +421,27 @@ static void test_watch_policy_guards_existing_cgroups(void **state)
 		      "empty, '.', '..' and '**' are not");
 }
 
+static void test_watch_kubernetes_policy(void **state)
+{
+	struct policy *p = load_ok("good/watch-kube.yaml");
+
+	assert_true(p->kube.on);
+	assert_null(p->watch_cgroups); /* the layouts' globs come with the watch */
+	assert_int_equal(p->kube.driver, KUBE_DRIVER_CGROUPFS);
+	assert_string_equal(p->kube.namespaces[0], "batch");
+	assert_string_equal(p->kube.namespaces[1], "ci");
+	assert_null(p->kube.namespaces[2]);
+	assert_int_equal(p->kube.qos_mask, (1u << KUBE_QOS_BESTEFFORT) | (1u << KUBE_QOS_BURSTABLE));
+	assert_string_equal(p->kube.pod_logs, "/var/log/pods");
+	policy_free(p);
+	EXPECT_ERRORS("bad/watch-kube.yaml",
+		      "bad/watch-kube.yaml:3:22: watch.kubernetes.qos[0]: expected Guaranteed, Burstable or BestEffort, got 'Besteffort'",
+		      "bad/watch-kube.yaml:3:50: watch.kubernetes.cgroup_driver: expected systemd, cgroupfs or auto (both layouts), got 'docker'",
+		      "bad/watch-kube.yaml:3:58: watch.kubernetes.labels: unknown key");
+	EXPECT_ERRORS("bad/watch-both.yaml",
+		      "bad/watch-both.yaml:2:8: watch: give cgroups (globs of cgroup paths) or kubernetes (the node's pods), one of the two");
+}
+
 static void test_wrong_types_all_reported_in_one_pass(void **state)
 {
 	EXPECT_ERRORS("bad/wrong-types.yaml",
@@ -638,6 +659,7 @@ int main(void)
 		cmocka_unit_test(test_unknown_keys_rejected_with_nearest_suggestion),
 		cmocka_unit_test(test_missing_service_and_command_reported_at_the_map),
 		cmocka_unit_test(test_watch_policy_guards_existing_cgroups),
+		cmocka_unit_test(test_watch_kubernetes_policy),
 		cmocka_unit_test(test_wrong_types_all_reported_in_one_pass),
 		cmocka_unit_test(test_semantic_limits_and_give_up_checked),
 		cmocka_unit_test(test_restart_delay_and_rlimits_checked),

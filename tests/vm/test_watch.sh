@@ -33,8 +33,10 @@ check "a cgroup that does not match the glob is not (early.scope)" \
 t0=$(now_ms)
 mkdir "$W/leak.service" || bail "mkdir"
 check "a new cgroup is guarded" wait_for 10000 state_is "$REL/leak.service" running
-seen_ms=$(($(now_ms) - t0))
-check "... within 1 s of its mkdir (${seen_ms} ms, guardctl's polling included)" [ "$seen_ms" -le 1000 ]
+# When: guardian's uptime of it against the test's clock (the status
+# call's own time counts against it).
+up=$(svc_field "$REL/leak.service" uptime_ms) && seen_ms=$(($(now_ms) - t0 - up))
+check "... within 1 s of its mkdir (${seen_ms} ms)" [ "$seen_ms" -le 1000 ]
 "$GUARDCTL" status | sed 's/^/# /'
 check "status says it is watched, by which policy" \
 	eval "[ \"\$(svc_field '$REL/leak.service' watched)\" = True ] && svc_field '$REL/leak.service' policy | grep -q units.yaml"

@@ -108,6 +108,13 @@ int loop_add_fd(struct loop *l, int fd, uint32_t events, bool own_fd, loop_cb cb
 	return 0;
 }
 
+int loop_fd_set_events(struct loop_source *s, uint32_t events)
+{
+	struct epoll_event ev = { .events = events, .data.ptr = s };
+
+	return epoll_ctl(s->loop->epfd, EPOLL_CTL_MOD, s->fd, &ev) < 0 ? -errno : 0;
+}
+
 /* --- timers: a min-heap on deadline --------------------------------------- */
 
 static bool earlier(const struct loop_source *a, const struct loop_source *b)

@@ -20,6 +20,8 @@ void loop_free(struct loop *l);
 /* Watch fd (not owned unless the flag says so) for events. */
 int loop_add_fd(struct loop *l, int fd, uint32_t events, bool own_fd, loop_cb cb, void *data,
 		struct loop_source **ret);
+/* Change what an fd source waits for (EPOLLIN, EPOLLOUT, ...). */
+int loop_fd_set_events(struct loop_source *s, uint32_t events);
 /* Fire once, after `after` usec (CLOCK_MONOTONIC). The source stays until
  * freed; loop_timer_rearm sets it again. With ret NULL nobody can free it:
  * it is freed once it ran. loop_free frees timers still queued. */

@@ -22,17 +22,40 @@
 /* Out of fds, accepting pauses this long: a spinning loop would starve
  * every guard, and fds come back as services stop or requests finish. */
 #define ACCEPT_PAUSE (1 * USEC_PER_SEC)
+/* A client has this long for its whole request line, however it trickles
+ * in, and this long to take the whole answer; then it is dropped. Clients
+ * are read and written without blocking, each as its bytes come, so a slow
+ * one holds only its own connection, never the loop. */
+#define REQUEST_DEADLINE (1 * USEC_PER_SEC)
+#define REPLY_DEADLINE (10 * USEC_PER_SEC)
+/* Open connections, per uid (root is not counted) and in all, as systemd's
+ * varlink server has them. */
+#define CONNS_PER_UID 1024
+#define CONNS_MAX 4096
 
 struct caller {
-	pid_t pid;
 	uid_t uid;
-	gid_t gid;
+	bool admin; /* root, or the admin group among its groups at connect time */
+};
+
+/* One client: its request as it arrives, then its answer as it leaves. */
+struct conn {
+	struct control *c;
+	struct conn *prev, *next;
+	int fd;
+	struct loop_source *src, *timer;
+	struct caller who;
+	char *buf;          /* the request line so far */
+	size_t len;
+	char *out;          /* the answer, written as the client takes it */
+	size_t out_len, out_off;
+	bool queued;        /* a mutating command owns it until it answers */
 };
 
 /* A mutating command waiting for its turn, or for its service to settle. */
 struct pending {
 	struct pending *next;
-	int fd;
+	struct conn *conn;
 	char *cmd;
 	char *name;          /* resolved when the command runs: a reload may remove it */
 	struct service *svc;
@@ -49,45 +72,43 @@ struct control {
 	struct loop_source *kick;     /* deferred queue processing */
 	struct loop_source *deadline; /* the waiting command's time limit */
 	struct loop_source *resume;   /* listening again after running out of fds */
+	struct conn *conns;
+	size_t n_conns;
 };
 
 static bool caller_is_admin(const struct control *c, const struct caller *who)
 {
-	gid_t groups[256];
-	int n;
-	char path[64];
-	FILE *f;
-	char line[1024];
+	return who->admin;
+}
 
-	if (who->uid == 0)
-		return true;
-	if (c->cfg.admin_gid == (gid_t)-1)
-		return false;
-	if (who->gid == c->cfg.admin_gid)
-		return true;
-	/* Supplementary groups of the caller, from /proc/PID/status. */
-	snprintf(path, sizeof(path), "/proc/%d/status", who->pid);
-	f = fopen(path, "re");
-	if (!f)
-		return false;
-	n = 0;
-	while (fgets(line, sizeof(line), f)) {
-		char *p, *end;
+/* Who is at the other end, taken when it connects (SO_PEERCRED and
+ * SO_PEERGROUPS: the kernel's record, not /proc read later, where the
+ * pid may be someone else's by then). Any doubt is no admin. */
+static void identify(const struct control *c, int fd, struct caller *ret)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	gid_t small[64], *groups = small;
+	_cleanup_free_ gid_t *big = NULL;
+	socklen_t glen = sizeof(small);
 
-		if (strncmp(line, "Groups:", 7) != 0)
-			continue;
-		for (p = line + 7; n < (int)ARRAY_SIZE(groups); p = end) {
-			unsigned long g = strtoul(p, &end, 10);
-			if (end == p)
-				break;
-			groups[n++] = (gid_t)g;
-		}
+	*ret = (struct caller){ .uid = (uid_t)-1 };
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+		return;
+	ret->uid = cred.uid;
+	ret->admin = cred.uid == 0 || (c->cfg.admin_gid != (gid_t)-1 && cred.gid == c->cfg.admin_gid);
+	if (ret->admin || c->cfg.admin_gid == (gid_t)-1)
+		return;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &glen) < 0) {
+		if (errno != ERANGE || !(big = malloc(glen)))
+			return;
+		groups = big;
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &glen) < 0)
+			return;
 	}
-	fclose(f);
-	for (int i = 0; i < n; i++)
+	for (size_t i = 0; i < glen / sizeof(gid_t); i++)
 		if (groups[i] == c->cfg.admin_gid)
-			return true;
-	return false;
+			ret->admin = true;
 }
 
 static void add_u64(struct json_object *o, const char *key, int dirfd, const char *attr)
@@ -271,14 +292,79 @@ static struct json_object *settled_reply(struct control *c, const char *cmd, str
 	return control_status(c->sup, svc->policy->service, &c->cfg);
 }
 
-static void send_reply(int fd, struct json_object *reply)
+static void conn_free(struct conn *k)
 {
-	const char *out = json_object_to_json_string_ext(reply, JSON_C_TO_STRING_PLAIN);
+	struct control *c = k->c;
 
-	/* A caller that went away meanwhile only loses its answer. */
-	if (write_all(fd, out, strlen(out)) == 0)
-		(void)write_all(fd, "\n", 1);
+	if (k->prev)
+		k->prev->next = k->next;
+	else
+		c->conns = k->next;
+	if (k->next)
+		k->next->prev = k->prev;
+	c->n_conns--;
+	loop_source_freep(&k->src);
+	loop_source_freep(&k->timer);
+	close(k->fd);
+	free(k->buf);
+	free(k->out);
+	free(k);
+}
+
+static int on_conn_io(struct loop_source *src, int fd, uint32_t revents, void *data);
+
+static int on_conn_timeout(struct loop_source *src, int fd, uint32_t revents, void *data)
+{
+	struct conn *k = data;
+
+	log_debug("control: dropping a client (uid %u) that did not %s in time", (unsigned)k->who.uid,
+		  k->out ? "take its answer" : "send its request");
+	conn_free(k);
+	return 0;
+}
+
+/* Writes what the client takes now; true once all of it is gone (or the
+ * client is: then there is nobody to answer). */
+static bool conn_flush(struct conn *k)
+{
+	while (k->out_off < k->out_len) {
+		ssize_t n = send(k->fd, k->out + k->out_off, k->out_len - k->out_off, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return errno != EAGAIN;
+		k->out_off += (size_t)n;
+	}
+	return true;
+}
+
+/* The answer (taken): sent as the client reads it, then the connection
+ * closes. */
+static void conn_reply(struct conn *k, struct json_object *reply)
+{
+	const char *text = json_object_to_json_string_ext(reply, JSON_C_TO_STRING_PLAIN);
+
+	k->queued = false;
+	free(k->out);
+	k->out = NULL;
+	if (asprintf(&k->out, "%s\n", text) < 0) {
+		json_object_put(reply);
+		conn_free(k);
+		return;
+	}
 	json_object_put(reply);
+	k->out_len = strlen(k->out);
+	k->out_off = 0;
+	if (conn_flush(k)) {
+		conn_free(k);
+		return;
+	}
+	if ((k->src ? loop_fd_set_events(k->src, EPOLLOUT)
+		    : loop_add_fd(k->c->loop, k->fd, EPOLLOUT, false, on_conn_io, k, &k->src)) < 0 ||
+	    (k->timer ? loop_timer_rearm(k->timer, REPLY_DEADLINE)
+		      : loop_add_timer(k->c->loop, REPLY_DEADLINE, on_conn_timeout, k, &k->timer)) < 0)
+		conn_free(k);
 }
 
 /* Checks who may run what and finds the service; NULL when allowed. */
@@ -311,8 +397,7 @@ static void pending_done(struct control *c, struct json_object *reply)
 {
 	struct pending *p = c->head;
 
-	send_reply(p->fd, reply);
-	close(p->fd);
+	conn_reply(p->conn, reply);
 	c->head = p->next;
 	if (!c->head)
 		c->tail = NULL;
@@ -406,7 +491,7 @@ static void on_service_removed(void *data, struct service *svc)
 
 static const struct service_hooks control_hooks = { .changed = on_service_changed, .removed = on_service_removed };
 
-static void enqueue(struct control *c, int fd, const char *cmd, struct service *svc)
+static void enqueue(struct control *c, struct conn *k, const char *cmd, struct service *svc)
 {
 	struct pending *p = calloc(1, sizeof(*p));
 
@@ -414,11 +499,13 @@ static void enqueue(struct control *c, int fd, const char *cmd, struct service *
 		if (p)
 			free(p->cmd);
 		free(p);
-		send_reply(fd, error_reply("out of memory"));
-		close(fd);
+		conn_reply(k, error_reply("out of memory"));
 		return;
 	}
-	p->fd = fd;
+	/* The command's own deadline governs from here, not the request's. */
+	k->queued = true;
+	loop_source_freep(&k->timer);
+	p->conn = k;
 	p->svc = svc;
 	if (c->tail)
 		c->tail->next = p;
@@ -431,8 +518,9 @@ static void enqueue(struct control *c, int fd, const char *cmd, struct service *
 
 /* Read-only commands answer at once; the others join the queue, which
  * then owns the connection. */
-static void handle(struct control *c, int fd, const struct caller *who, const char *line)
+static void handle(struct control *c, struct conn *k, const char *line)
 {
+	const struct caller *who = &k->who;
 	struct json_object *req = json_tokener_parse(line), *v, *reply = NULL;
 	const char *name = NULL, *cmd_name = NULL;
 	const struct command *cmd = NULL;
@@ -452,7 +540,7 @@ static void handle(struct control *c, int fd, const struct caller *who, const ch
 			reply = admit(c, who, cmd, name, &svc);
 	}
 	if (!reply && cmd->mutating) {
-		enqueue(c, fd, cmd->name, svc);
+		enqueue(c, k, cmd->name, svc);
 		json_object_put(req);
 		return;
 	}
@@ -460,35 +548,78 @@ static void handle(struct control *c, int fd, const struct caller *who, const ch
 		reply = monitor_explain(c->cfg.monitors, svc);
 	else if (!reply)
 		reply = control_status(c->sup, name, &c->cfg);
-	send_reply(fd, reply);
-	close(fd);
 	json_object_put(req);
+	conn_reply(k, reply);
 }
 
-static int read_request(int fd, char **ret)
+/* Reads what the client has sent so far; a whole line (or the client's
+ * end of the stream) is the request. */
+static void conn_read(struct conn *k)
 {
-	_cleanup_free_ char *buf = malloc(REQUEST_MAX + 1);
-	size_t len = 0;
+	char chunk[4096];
+	bool done = false;
 
-	if (!buf)
-		return -ENOMEM;
-	/* The client sends its line and waits: a blocking read with a receive
-	 * timeout keeps a stuck client from holding the loop for long. */
-	while (len < REQUEST_MAX) {
-		ssize_t n = read(fd, buf + len, REQUEST_MAX - len);
+	for (;;) {
+		ssize_t n = recv(k->fd, chunk, sizeof(chunk), MSG_DONTWAIT);
+		char *bigger;
 
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
+		if (n < 0 && errno == EAGAIN)
 			break;
-		len += (size_t)n;
-		if (memchr(buf + len - n, '\n', (size_t)n))
+		if (n <= 0) { /* the client closed its end, or failed */
+			if (n < 0 || k->len == 0) {
+				conn_free(k);
+				return;
+			}
+			done = true;
 			break;
+		}
+		if (k->len + (size_t)n > REQUEST_MAX) {
+			conn_reply(k, error_reply("request longer than %d bytes", REQUEST_MAX));
+			return;
+		}
+		bigger = realloc(k->buf, k->len + (size_t)n + 1);
+		if (!bigger) {
+			conn_free(k);
+			return;
+		}
+		k->buf = bigger;
+		memcpy(k->buf + k->len, chunk, (size_t)n);
+		k->len += (size_t)n;
+		k->buf[k->len] = '\0';
+		if (memchr(chunk, '\n', (size_t)n)) {
+			done = true;
+			break;
+		}
 	}
-	buf[len] = '\0';
-	*ret = TAKE_PTR(buf);
+	if (!done)
+		return;
+	/* Nothing more is read from it; it waits for its answer. */
+	if (loop_fd_set_events(k->src, 0) < 0) {
+		conn_free(k);
+		return;
+	}
+	handle(k->c, k, k->buf);
+}
+
+static int on_conn_io(struct loop_source *src, int fd, uint32_t revents, void *data)
+{
+	struct conn *k = data;
+
+	if (k->out) {
+		if (conn_flush(k))
+			conn_free(k);
+		return 0;
+	}
+	if (k->queued) {
+		/* Waiting for its command: a client that hung up meanwhile is
+		 * only out of the epoll set, so it does not spin the loop. */
+		if (revents & (EPOLLHUP | EPOLLERR))
+			loop_source_freep(&k->src);
+		return 0;
+	}
+	conn_read(k);
 	return 0;
 }
 
@@ -502,17 +633,21 @@ static int on_resume(struct loop_source *src, int fd, uint32_t revents, void *da
 	return loop_add_fd(c->loop, c->fd, EPOLLIN, false, on_client, c, &c->src);
 }
 
+static size_t conns_of(const struct control *c, uid_t uid)
+{
+	size_t n = 0;
+
+	for (const struct conn *k = c->conns; k; k = k->next)
+		n += k->who.uid == uid;
+	return n;
+}
+
 static int on_client(struct loop_source *src, int fd, uint32_t revents, void *data)
 {
 	struct control *c = data;
-	_cleanup_close_ int cfd = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
-	_cleanup_free_ char *req = NULL;
-	struct ucred cred;
-	socklen_t len = sizeof(cred);
-	/* A client sends its one line right after connecting; one that does
-	 * not within a second is dropped rather than holding the loop. */
-	struct timeval tv = { .tv_sec = 1 };
-	int r;
+	int cfd = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	struct caller who;
+	struct conn *k;
 
 	if (cfd < 0 && (errno == EMFILE || errno == ENFILE)) {
 		/* The connection stays queued, so the socket stays readable:
@@ -524,14 +659,29 @@ static int on_client(struct loop_source *src, int fd, uint32_t revents, void *da
 	}
 	if (cfd < 0)
 		return errno == EAGAIN ? 0 : -errno;
-	if (getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
-		return -errno;
-	setsockopt(cfd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	setsockopt(cfd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	r = read_request(cfd, &req);
-	if (r < 0)
-		return r;
-	handle(c, TAKE_FD(cfd), &(struct caller){ .pid = cred.pid, .uid = cred.uid, .gid = cred.gid }, req);
+	identify(c, cfd, &who);
+	if (who.uid != 0 && (c->n_conns >= CONNS_MAX || conns_of(c, who.uid) >= CONNS_PER_UID)) {
+		static const char busy[] = "{\"ok\":false,\"error\":\"too many connections\"}\n";
+
+		(void)!send(cfd, busy, sizeof(busy) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+		close(cfd);
+		return 0;
+	}
+	k = calloc(1, sizeof(*k));
+	if (!k) {
+		close(cfd);
+		return -ENOMEM;
+	}
+	*k = (struct conn){ .c = c, .fd = cfd, .who = who, .next = c->conns };
+	if (c->conns)
+		c->conns->prev = k;
+	c->conns = k;
+	c->n_conns++;
+	if (loop_add_fd(c->loop, cfd, EPOLLIN, false, on_conn_io, k, &k->src) < 0 ||
+	    loop_add_timer(c->loop, REQUEST_DEADLINE, on_conn_timeout, k, &k->timer) < 0) {
+		conn_free(k);
+		return -ENOMEM;
+	}
 	return 0;
 }
 
@@ -589,11 +739,12 @@ void control_free(struct control *c)
 		struct pending *p = c->head;
 
 		c->head = p->next;
-		close(p->fd);
 		free(p->cmd);
 		free(p->name);
 		free(p);
 	}
+	while (c->conns)
+		conn_free(c->conns);
 	supervisor_unsubscribe(c->sup, &control_hooks, c);
 	if (c->cfg.socket_path)
 		(void)unlink(c->cfg.socket_path);

@@ -172,6 +172,13 @@ out=$(setpriv --reuid=65534 --regid=65534 --clear-groups "$GUARDCTL" stop sleepe
 check "nobody may not stop a service (exit 1)" [ $? -eq 1 ]
 check "... and is told why: $out" grep -q "permission denied" <<<"$out"
 check "sleeper still running with its pid" [ "$(svc_field sleeper pid)" = "$sleeper_pid" ]
+# 169 groups of five digits, then 41234: /proc/PID/status's Groups line
+# puts the '4' of 41234 at the 1023rd byte, where a 1024-byte read of it
+# used to end and parse "4" (adm) as a group of the caller.
+many=$(seq -s, 30000 30168),41234
+out=$(setpriv --reuid=65534 --regid=65534 --groups="$many" "$GUARDCTL" stop sleeper 2>&1)
+check "nobody with 170 groups, none of them adm, may not stop it ($out)" grep -q "permission denied" <<<"$out"
+check "sleeper still running after that" svc_state_is sleeper running
 check "a member of the admin group (adm) may stop it" \
 	setpriv --reuid=65534 --regid=65534 --groups=4 "$GUARDCTL" stop sleeper
 check "sleeper: stopped by the admin group member" svc_state_is sleeper stopped

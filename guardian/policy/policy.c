@@ -58,10 +58,19 @@ bool policy_mode_unsafe(mode_t mode, uid_t euid)
 	return euid == 0 && (mode & (S_IWGRP | S_IWOTH));
 }
 
+/* As root, a file (or a link to one) that someone else owns is theirs to
+ * rewrite: whoever owns a policy chooses what root runs. */
+static bool owner_unsafe(uid_t owner, uid_t euid)
+{
+	return euid == 0 && owner != 0;
+}
+
 static int read_policy_file(const char *path, char **ret, size_t *ret_len, struct diag *d)
 {
-	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	struct stat st;
+	/* Non-blocking: a FIFO named x.yaml must not hang the load. */
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	uid_t euid = geteuid();
+	struct stat st, lst;
 	int r;
 
 	if (fd < 0 || fstat(fd, &st) < 0) {
@@ -70,8 +79,23 @@ static int read_policy_file(const char *path, char **ret, size_t *ret_len, struc
 		return r;
 	}
 	if (!S_ISREG(st.st_mode)) {
-		diag_add(d, path, 0, 0, "not a regular file");
+		diag_add(d, path, 0, 0, "not a regular file (a %s); a policy is a YAML file",
+			 S_ISFIFO(st.st_mode) ? "FIFO" : S_ISDIR(st.st_mode) ? "directory" : S_ISSOCK(st.st_mode) ? "socket"
+												     : "device");
 		return -EINVAL;
+	}
+	if (owner_unsafe(st.st_uid, euid) ||
+	    (lstat(path, &lst) == 0 && S_ISLNK(lst.st_mode) && owner_unsafe(lst.st_uid, euid))) {
+		diag_add(d, path, 0, 0,
+			 "refusing a policy owned by uid %u while running as root: its owner could make root run "
+			 "anything; run chown root %s", (unsigned)(owner_unsafe(st.st_uid, euid) ? st.st_uid : lst.st_uid),
+			 path);
+		return -EPERM;
+	}
+	if (fcntl(fd, F_SETFL, 0) < 0) { /* blocking reads of the regular file from here */
+		r = -errno;
+		diag_add(d, path, 0, 0, "cannot read: %s", strerror(-r));
+		return r;
 	}
 	if (policy_mode_unsafe(st.st_mode, geteuid())) {
 		diag_add(d, path, 0, 0,
@@ -225,6 +249,27 @@ static int load_entries(const char *dir, struct dirent **ents, int n, struct pol
 	return r;
 }
 
+/* As root, a policies directory that others can write lets them add a
+ * policy of their own (or replace one) whatever the files' modes. */
+static int dir_unsafe(const char *dir, struct diag *d)
+{
+	struct stat st;
+
+	if (geteuid() != 0 || stat(dir, &st) < 0)
+		return 0; /* scandir says why it cannot be read */
+	if (st.st_mode & (S_IWGRP | S_IWOTH)) {
+		diag_add(d, dir, 0, 0, "refusing a policies directory writable by group or others (mode %04o) while "
+			 "running as root: anyone could add a policy; run chmod go-w %s", (unsigned)(st.st_mode & 07777), dir);
+		return -EPERM;
+	}
+	if (st.st_uid != 0) {
+		diag_add(d, dir, 0, 0, "refusing a policies directory owned by uid %u while running as root; "
+			 "run chown root %s", (unsigned)st.st_uid, dir);
+		return -EPERM;
+	}
+	return 0;
+}
+
 int policy_load_dir(const char *dir, struct policy ***ret, size_t *ret_n, struct diag *d)
 {
 	struct dirent **ents = NULL;
@@ -234,6 +279,9 @@ int policy_load_dir(const char *dir, struct policy ***ret, size_t *ret_n, struct
 
 	*ret = NULL;
 	*ret_n = 0;
+	r = dir_unsafe(dir, d);
+	if (r < 0)
+		return r;
 	n = scandir(dir, &ents, policy_name_filter, policy_name_cmp);
 	if (n < 0) {
 		r = -errno;

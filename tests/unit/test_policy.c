@@ -647,9 +647,82 @@ static void test_world_writable_copy_refused_when_root(void **state)
 	rmdir(dir);
 }
 
+/* Root reads policies; what they say root runs. So, as root: a FIFO named
+ * like a policy is refused at once instead of hanging the load; a file
+ * (or a link) someone else owns is refused, and so is a directory others
+ * can write. */
+static void write_policy(const char *path)
+{
+	tmptree_write(path, "service: web\ncommand: /usr/local/bin/webapp\n");
+}
+
+static void expect_refused(const char *what, const char *want_substring)
+{
+	_cleanup_diag_ struct diag d = { 0 };
+	struct policy **v = NULL;
+	size_t n = 0;
+
+	print_message("  %s\n", what);
+	assert_true(policy_load_dir(what, &v, &n, &d) < 0);
+	assert_null(v);
+	if (d.n != 1)
+		print_diag(&d);
+	assert_int_equal(d.n, 1);
+	if (!strstr(d.msgs[0], want_substring))
+		print_message("  got: %s\n", d.msgs[0]);
+	assert_non_null(strstr(d.msgs[0], want_substring));
+}
+
+static void test_files_root_would_read_that_others_control_are_refused(void **state)
+{
+	char dir[256], path[512], elsewhere[256], target[512];
+
+	tmptree_new(dir, sizeof(dir), "policyfiles");
+	snprintf(path, sizeof(path), "%s/x.yaml", dir);
+	assert_int_equal(mkfifo(path, 0600), 0);
+	expect_refused(dir, "x.yaml: not a regular file (a FIFO)");
+	assert_int_equal(unlink(path), 0);
+	if (geteuid() != 0) {
+		tmptree_remove(dir);
+		skip(); /* the ownership rules apply to root */
+	}
+	write_policy(path);
+	assert_int_equal(chown(path, 65534, 65534), 0);
+	expect_refused(dir, "refusing a policy owned by uid 65534 while running as root");
+	assert_int_equal(unlink(path), 0);
+
+	/* A root-owned link to a file nobody owns, elsewhere. */
+	tmptree_new(elsewhere, sizeof(elsewhere), "policyelsewhere");
+	snprintf(target, sizeof(target), "%s/web.yaml", elsewhere);
+	write_policy(target);
+	assert_int_equal(chown(target, 65534, 65534), 0);
+	assert_int_equal(symlink(target, path), 0);
+	expect_refused(dir, "refusing a policy owned by uid 65534 while running as root");
+	/* ... and a link to a root-owned file is fine (a ConfigMap volume is
+	 * links all the way down). */
+	assert_int_equal(chown(target, 0, 0), 0);
+	{
+		_cleanup_diag_ struct diag d = { 0 };
+		struct policy **v = NULL;
+		size_t n = 0;
+
+		assert_int_equal(policy_load_dir(dir, &v, &n, &d), 0);
+		assert_int_equal(n, 1);
+		policy_freev(v, n);
+	}
+	assert_int_equal(chmod(dir, 0777), 0);
+	expect_refused(dir, "refusing a policies directory writable by group or others (mode 0777)");
+	assert_int_equal(chmod(dir, 0755), 0);
+	assert_int_equal(chown(dir, 65534, 65534), 0);
+	expect_refused(dir, "refusing a policies directory owned by uid 65534");
+	tmptree_remove(dir);
+	tmptree_remove(elsewhere);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_files_root_would_read_that_others_control_are_refused),
 		cmocka_unit_test(test_every_shipped_example_policy_loads),
 		cmocka_unit_test(test_example_recorder_is_the_issue_policy),
 		cmocka_unit_test(test_full_fixture_every_field_exact),

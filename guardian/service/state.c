@@ -175,15 +175,12 @@ static int read_state(const char *path, struct json_object **ret)
 	return 0;
 }
 
-int supervisor_load_state(struct supervisor *s)
+static int load_state(struct supervisor *s, const char *path)
 {
-	_cleanup_free_ char *path = NULL;
 	struct json_object *root, *v, *svcs;
 	char boot[64] = "";
 	int r, bad = 0;
 
-	if (asprintf(&path, "%s/state.json", s->cfg.state_dir) < 0)
-		return -ENOMEM;
 	r = read_state(path, &root);
 	if (r < 0 || !root)
 		return r;
@@ -205,6 +202,27 @@ int supervisor_load_state(struct supervisor *s)
 			bad++;
 	json_object_put(root);
 	return bad ? -EBADMSG : 0;
+}
+
+int supervisor_load_state(struct supervisor *s)
+{
+	_cleanup_free_ char *path = NULL, *aside = NULL;
+	int r;
+
+	if (asprintf(&path, "%s/state.json", s->cfg.state_dir) < 0 ||
+	    asprintf(&aside, "%s/state.json.bad", s->cfg.state_dir) < 0)
+		return -ENOMEM;
+	r = load_state(s, path);
+	/* Unreadable or of the wrong shape: kept aside for a human to look
+	 * at, and out of the way, so the next save starts a good one and
+	 * the next start does not trip on it again. */
+	if (r == -EBADMSG) {
+		if (rename(path, aside) < 0)
+			log_warning_errno(-errno, "cannot move %s aside", path);
+		else
+			log_warning("%s is not a state file guardian wrote; kept as %s and ignored", path, aside);
+	}
+	return r;
 }
 
 static int on_save(struct loop_source *src, int fd, uint32_t revents, void *data)

@@ -395,17 +395,21 @@ static void test_corrupt_state_file_is_an_error_and_changes_nothing(void **state
 
 	for (size_t i = 0; i < ARRAY_SIZE(corrupt); i++) {
 		struct supervisor *s = new_supervisor(f, true);
-		char *text;
+		char *text, aside[512];
 
 		print_message("  corrupt[%zu]\n", i);
 		tmptree_write(f->state_file, corrupt[i]);
 		assert_int_equal(supervisor_load_state(s), -EBADMSG);
 		assert_untouched(web(s));
 		assert_untouched(worker(s));
-		/* The file is left for a human to look at. */
-		text = read_file(f->state_file);
+		/* The file is kept aside for a human to look at, and out of
+		 * the way of the next start. */
+		assert_int_equal(access(f->state_file, F_OK), -1);
+		snprintf(aside, sizeof(aside), "%s.bad", f->state_file);
+		text = read_file(aside);
 		assert_string_equal(text, corrupt[i]);
 		free(text);
+		assert_int_equal(supervisor_load_state(s), 0); /* nothing there now: no error */
 		supervisor_free(s);
 	}
 }

@@ -5,6 +5,7 @@
 #include <getopt.h>
 #include <grp.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 
@@ -197,6 +198,41 @@ static int make_dirs(const struct options *o)
 	return 0;
 }
 
+/* One guardian per state directory: a second one would unlink the first's
+ * socket and manage the same cgroups beside it. An flock (dropped by the
+ * kernel however guardian ends) with the holder's pid in the file. */
+static int take_lock(const char *state_dir, int *ret_fd)
+{
+	_cleanup_free_ char *path = NULL;
+	_cleanup_close_ int fd = -1;
+	char pid[32] = "";
+	ssize_t n;
+
+	if (asprintf(&path, "%s/guardian.lock", state_dir) < 0)
+		return -ENOMEM;
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (fd < 0)
+		return log_error_errno(-errno, "cannot open %s", path);
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		int r = -errno;
+
+		if (r != -EWOULDBLOCK)
+			return log_error_errno(r, "cannot lock %s", path);
+		n = pread(fd, pid, sizeof(pid) - 1, 0);
+		pid[n > 0 ? n : 0] = '\0';
+		pid[strcspn(pid, "\n")] = '\0';
+		log_error("another guardian (pid %s) is running with the state directory %s; stop it first "
+			  "(systemctl stop guardian), or give this one its own --state-dir and --runtime-dir",
+			  pid[0] ? pid : "?", state_dir);
+		return -EBUSY;
+	}
+	snprintf(pid, sizeof(pid), "%d\n", (int)getpid());
+	if (ftruncate(fd, 0) < 0 || pwrite(fd, pid, strlen(pid), 0) < 0)
+		log_warning_errno(-errno, "cannot write guardian's pid into %s", path);
+	*ret_fd = TAKE_FD(fd);
+	return 0;
+}
+
 static int load_policies(const struct options *o, struct policy ***ret, size_t *ret_n)
 {
 	struct diag d = { 0 };
@@ -224,6 +260,7 @@ struct daemon {
 	struct bpf_observers *bpf;
 	struct sysguard *sysguard;
 	char *socket_path;
+	int lock_fd; /* <state-dir>/guardian.lock, held while guardian runs */
 };
 
 /* Validate the whole directory first; a broken set changes nothing. */
@@ -392,6 +429,9 @@ static int daemon_setup(struct daemon *d, struct policy **policies, size_t n)
 	r = make_dirs(&d->opt);
 	if (r < 0)
 		return r;
+	r = take_lock(d->opt.state_dir, &d->lock_fd);
+	if (r < 0)
+		return r;
 	r = actionlog_open(d->opt.state_dir, 10 << 20, 5, &d->actions);
 	if (r < 0)
 		return log_error_errno(r, "cannot open the action log in %s", d->opt.state_dir);
@@ -468,11 +508,13 @@ static void daemon_done(struct daemon *d)
 	actionlog_close(d->actions);
 	cgfs_close(&d->cg);
 	free(d->socket_path);
+	if (d->lock_fd >= 0)
+		close(d->lock_fd);
 }
 
 int main(int argc, char **argv)
 {
-	struct daemon d = { 0 };
+	struct daemon d = { .lock_fd = -1 };
 	struct policy **policies = NULL;
 	size_t n = 0;
 	int r;

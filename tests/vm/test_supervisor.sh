@@ -46,6 +46,15 @@ for s in sleeper doublefork stubborn web; do
 	check "$s reaches running" wait_for 15000 svc_state_is "$s" running
 done
 
+# A second guardian on the same state directory is refused, naming the
+# first, and the first keeps its socket.
+timeout 30 "$GUARDIAN" --policies "$P" --state-dir "$T/state" --runtime-dir "$T/run" >"$T/second.log" 2>&1
+second=$?
+check "a second guardian on the same state directory exits 1 ($second)" [ "$second" = 1 ]
+check "... saying which pid holds it: $(grep -m1 'another guardian' "$T/second.log")" \
+	grep -q "another guardian (pid $GUARDIAN_PID) is running with the state directory $T/state" "$T/second.log"
+check "... and the first still answers on its socket" "$GUARDCTL" status
+
 # records ACTION SERVICE: action log lines for that pair.
 records() {
 	python3 - "$LOG" "$1" "$2" <<'PY'

@@ -101,12 +101,17 @@ void ynode_free(struct ynode *n)
  * failure. */
 static int node_append(struct ynode *parent, struct ynode *key, struct ynode *item)
 {
-	size_t cap = parent->n + 1;
-	struct ynode **items = realloc(parent->items, cap * sizeof(*items));
+	/* Room doubles at each power of two: appending stays linear. */
+	size_t n = parent->n, cap = n < 4 ? 4 : n * 2;
+	bool grow = n == 0 || (n >= 4 && (n & (n - 1)) == 0);
+	struct ynode **items = parent->items;
 
-	if (items)
-		parent->items = items;
-	if (items && parent->kind == YNODE_MAP) {
+	if (grow) {
+		items = realloc(parent->items, cap * sizeof(*items));
+		if (items)
+			parent->items = items;
+	}
+	if (items && grow && parent->kind == YNODE_MAP) {
 		struct ynode **keys = realloc(parent->keys, cap * sizeof(*keys));
 
 		if (!keys)
@@ -180,6 +185,12 @@ static int build_children(struct builder *b, struct ynode *parent, unsigned dept
 			r = build_node(b, &ev, depth + 1, &item);
 			if (r < 0)
 				return r;
+		}
+		if (parent->n >= YNODE_ENTRIES_MAX) {
+			ynode_free(key);
+			ynode_free(item);
+			return fail_at(b, ev.start_mark, "more than %d entries in one %s", YNODE_ENTRIES_MAX,
+				       parent->kind == YNODE_MAP ? "map" : "list");
 		}
 		r = node_append(parent, key, item);
 		if (r < 0)

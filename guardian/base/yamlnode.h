@@ -8,6 +8,10 @@
 
 enum ynode_kind { YNODE_SCALAR, YNODE_MAP, YNODE_SEQ };
 
+/* A document with more entries in one map or list than this is refused
+ * while it is read (a policy has a few dozen). */
+#define YNODE_ENTRIES_MAX 10000
+
 struct ynode {
 	enum ynode_kind kind;
 	unsigned line, col;

@@ -155,13 +155,18 @@ static int health_kind(struct pctx *c, const struct ynode *item, struct health_t
 	return r;
 }
 
+static int f_health_every(struct pctx *c, const struct ynode *v, void *dst)
+{
+	return f_duration_floor(c, v, dst, 100 * USEC_PER_MSEC, "checks more often than that are load, not health");
+}
+
 static void health_item(struct pctx *c, const struct ynode *item, struct health_check *ret)
 {
 	static const struct field fields[] = {
 		FIELD("http", f_node, offsetof(struct health_tmp, http)),
 		FIELD("tcp", f_node, offsetof(struct health_tmp, tcp)),
 		FIELD("exec", f_node, offsetof(struct health_tmp, exec)),
-		FIELD("every", f_duration_pos, offsetof(struct health_tmp, h.every)),
+		FIELD("every", f_health_every, offsetof(struct health_tmp, h.every)),
 		FIELD("timeout", f_duration_pos, offsetof(struct health_tmp, h.timeout)),
 		FIELD("failures", f_failures, offsetof(struct health_tmp, h.failures)),
 		FIELD("action", f_health_action, offsetof(struct health_tmp, h.action)),

@@ -287,6 +287,26 @@ static int f_limit_size(struct pctx *c, const struct ynode *v, void *dst)
 	return r < 0 ? -EINVAL : 0;
 }
 
+/* memory_high and memory_max: 0 would stall or OOM-kill the first page. */
+static int f_limit_ceiling(struct pctx *c, const struct ynode *v, void *dst)
+{
+	struct limit *l = dst;
+
+	if (f_limit_size(c, v, dst) < 0)
+		return -EINVAL;
+	if (l->value == 0) {
+		perr(c, v, "must be above 0 (0 would stall or OOM-kill the service at its first page)");
+		l->set = false;
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int f_restart_delay(struct pctx *c, const struct ynode *v, void *dst)
+{
+	return f_duration_floor(c, v, dst, 10 * USEC_PER_MSEC, "a restart loop without a pause burns the CPU");
+}
+
 static int f_limit_count(struct pctx *c, const struct ynode *v, void *dst)
 {
 	struct limit *l = dst;
@@ -357,8 +377,8 @@ static void check_order(struct pctx *c, const struct ynode *map, const char *a, 
 static int f_limits(struct pctx *c, const struct ynode *v, void *dst)
 {
 	static const struct field fields[] = {
-		FIELD("memory_high", f_limit_size, offsetof(struct policy, limits.memory_high)),
-		FIELD("memory_max", f_limit_size, offsetof(struct policy, limits.memory_max)),
+		FIELD("memory_high", f_limit_ceiling, offsetof(struct policy, limits.memory_high)),
+		FIELD("memory_max", f_limit_ceiling, offsetof(struct policy, limits.memory_max)),
 		FIELD("memory_low", f_limit_size, offsetof(struct policy, limits.memory_low)),
 		FIELD("memory_min", f_limit_size, offsetof(struct policy, limits.memory_min)),
 		FIELD("memory_swap_max", f_limit_size, offsetof(struct policy, limits.memory_swap_max)),
@@ -447,8 +467,8 @@ static int f_restart(struct pctx *c, const struct ynode *v, void *dst)
 {
 	static const struct field fields[] = {
 		FIELD("mode", f_restart_mode, offsetof(struct policy, restart.mode)),
-		FIELD("delay", f_duration_pos, offsetof(struct policy, restart.delay)),
-		FIELD("max_delay", f_duration_pos, offsetof(struct policy, restart.max_delay)),
+		FIELD("delay", f_restart_delay, offsetof(struct policy, restart.delay)),
+		FIELD("max_delay", f_restart_delay, offsetof(struct policy, restart.max_delay)),
 		FIELD("stable_after", f_duration, offsetof(struct policy, restart.stable_after)),
 		FIELD("give_up", f_give_up, 0),
 	};

@@ -58,6 +58,8 @@ int walk_map(struct pctx *c, const struct ynode *map, const struct field *f, siz
 int f_node(struct pctx *c, const struct ynode *v, void *dst);   /* const struct ynode ** */
 int f_string(struct pctx *c, const struct ynode *v, void *dst); /* char ** */
 int f_abs_path(struct pctx *c, const struct ynode *v, void *dst);
+/* A duration > 0 and at least min (why says why, for the message). */
+int f_duration_floor(struct pctx *c, const struct ynode *v, usec_t *dst, usec_t min, const char *why);
 int f_command(struct pctx *c, const struct ynode *v, void *dst); /* char *** */
 int f_bool(struct pctx *c, const struct ynode *v, void *dst);
 int f_duration(struct pctx *c, const struct ynode *v, void *dst);     /* usec_t *, >= 0 */

@@ -154,12 +154,20 @@ static void walk_entry(struct pctx *c, const struct ynode *map, size_t i, const 
 	path_pop(c, old);
 }
 
+#define MAP_KEYS_MAX 1024
+
 int walk_map(struct pctx *c, const struct ynode *map, const struct field *f, size_t n, void *base)
 {
 	unsigned before = c->errors;
 
 	if (map->kind != YNODE_MAP) {
 		perr(c, map, "expected a map, got %s", GOT(map));
+		return -EINVAL;
+	}
+	/* No map of a policy has more than a few dozen keys; checking a huge
+	 * one for duplicates would take seconds. */
+	if (map->n > MAP_KEYS_MAX) {
+		perr(c, map, "%zu keys in one map; a policy's maps have at most %d", map->n, MAP_KEYS_MAX);
 		return -EINVAL;
 	}
 	for (size_t i = 0; i < map->n; i++)
@@ -333,12 +341,31 @@ int f_duration(struct pctx *c, const struct ynode *v, void *dst)
 	return r < 0 ? -EINVAL : 0;
 }
 
+/* No timeout, delay or window of guardian's needs more than this, and
+ * far larger ones overflow what is added to them. */
+#define DURATION_MAX (30 * 24 * 3600 * USEC_PER_SEC)
+
 int f_duration_pos(struct pctx *c, const struct ynode *v, void *dst)
 {
 	if (f_duration(c, v, dst) < 0)
 		return -EINVAL;
 	if (*(usec_t *)dst == 0) {
 		perr(c, v, "must be longer than 0");
+		return -EINVAL;
+	}
+	if (*(usec_t *)dst > DURATION_MAX) {
+		perr(c, v, "must be at most 30d, got %s", GOT(v));
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int f_duration_floor(struct pctx *c, const struct ynode *v, usec_t *dst, usec_t min, const char *why)
+{
+	if (f_duration_pos(c, v, dst) < 0)
+		return -EINVAL;
+	if (*dst < min) {
+		perr(c, v, "must be at least %" PRIu64 "ms (%s), got %s", min / USEC_PER_MSEC, why, GOT(v));
 		return -EINVAL;
 	}
 	return 0;

@@ -442,6 +442,37 @@ static void test_watch_kubernetes_policy(void **state)
 		      "bad/watch-both.yaml:2:8: watch: give cgroups (globs of cgroup paths) or kubernetes (the node's pods), one of the two");
 }
 
+static void test_values_that_cannot_work_are_refused(void **state)
+{
+	EXPECT_ERRORS("bad/values.yaml",
+		      "bad/values.yaml:3:23: limits.memory_high: must be above 0 (0 would stall or OOM-kill the service at its first page)",
+		      "bad/values.yaml:3:38: limits.memory_max: must be above 0 (0 would stall or OOM-kill the service at its first page)",
+		      "bad/values.yaml:4:17: stop.timeout: must be at most 30d, got '213160000d'",
+		      "bad/values.yaml:5:18: restart.delay: must be at least 10ms (a restart loop without a pause burns the CPU), got '1ms'",
+		      "bad/values.yaml:8:12: health[0].every: must be at least 100ms (checks more often than that are load, not health), got '1ms'");
+}
+
+/* 100,000 keys in one map: refused at once, not after seconds of checking
+ * each against all the others for duplicates. */
+static void test_a_map_of_very_many_keys_is_refused(void **state)
+{
+	_cleanup_diag_ struct diag d = { 0 };
+	struct policy *p = NULL;
+	size_t size = 64 + 100000 * 16, len;
+	char *text = malloc(size);
+
+	assert_non_null(text);
+	len = (size_t)snprintf(text, size, "service: web\ncommand: /bin/true\nenvironment:\n");
+	for (int i = 0; i < 100000; i++)
+		len += (size_t)snprintf(text + len, size - len, "  K%06d: v\n", i);
+	assert_int_equal(policy_load_buffer("big.yaml", text, len, &p, &d), -EINVAL);
+	if (d.n != 1)
+		print_diag(&d);
+	assert_int_equal(d.n, 1);
+	assert_string_equal(d.msgs[0], "big.yaml:10004:3: yaml: more than 10000 entries in one map");
+	free(text);
+}
+
 static void test_wrong_types_all_reported_in_one_pass(void **state)
 {
 	EXPECT_ERRORS("bad/wrong-types.yaml",
@@ -733,6 +764,8 @@ int main(void)
 		cmocka_unit_test(test_missing_service_and_command_reported_at_the_map),
 		cmocka_unit_test(test_watch_policy_guards_existing_cgroups),
 		cmocka_unit_test(test_watch_kubernetes_policy),
+		cmocka_unit_test(test_values_that_cannot_work_are_refused),
+		cmocka_unit_test(test_a_map_of_very_many_keys_is_refused),
 		cmocka_unit_test(test_wrong_types_all_reported_in_one_pass),
 		cmocka_unit_test(test_semantic_limits_and_give_up_checked),
 		cmocka_unit_test(test_restart_delay_and_rlimits_checked),

@@ -4,9 +4,11 @@
 
 #include <fcntl.h>
 #include <grp.h>
+#include <linux/close_range.h>
 #include <linux/sched.h>
 #include <pwd.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 
@@ -207,8 +209,11 @@ static void child_setup_limits(const struct policy *p, int pipe_fd)
 		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
 			child_fail(pipe_fd, SPAWN_STAGE_RLIMIT);
 	}
-	if (p->oom_score_adj_set) {
-		int r = proc_set_oom_score_adj("/proc", getpid(), p->oom_score_adj);
+	/* Always the service's own value (the policy's, or 0): otherwise it
+	 * inherits guardian's (the shipped unit's -900), and the kernel's
+	 * OOM killer would spare exactly the services guardian guards. */
+	{
+		int r = proc_set_oom_score_adj("/proc", getpid(), p->oom_score_adj_set ? p->oom_score_adj : 0);
 
 		if (r < 0) {
 			errno = -r;
@@ -247,10 +252,18 @@ static _Noreturn void child_run(const struct policy *p, char *const *argv, char 
 	/* oom_score_adj and rlimits while still privileged: lowering either
 	 * needs CAP_SYS_RESOURCE. */
 	child_setup_limits(p, pipe_fd);
+	child_setup_user(c, pipe_fd);
+	/* As the service's user, as systemd does: a directory the user may
+	 * not enter is an error here, not a start in a place it cannot use. */
 	if (chdir(p->working_directory ? p->working_directory : (c->home ? c->home : "/")) < 0 &&
 	    (p->working_directory || chdir("/") < 0))
 		child_fail(pipe_fd, SPAWN_STAGE_CHDIR);
-	child_setup_user(c, pipe_fd);
+	/* Nothing of guardian's reaches the service: every fd above stderr
+	 * closes at exec (the exec report pipe is close-on-exec already), and
+	 * setuid binaries give it no more than it has. */
+	(void)close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
+	if (p->no_new_privileges && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		child_fail(pipe_fd, SPAWN_STAGE_USER);
 	/* execvp searches the PATH of environ: give it the service's own. */
 	environ = envp;
 	execvp(argv[0], argv);

@@ -561,6 +561,7 @@ static void policy_defaults(struct policy *p)
 	p->output.max_size = 10 << 20;
 	p->output.keep = 3;
 	p->sample_interval = 1 * USEC_PER_SEC;
+	p->no_new_privileges = true;
 	p->limits.cpu_period_usec = CPU_PERIOD_USEC;
 	p->pressure.stall_usec = 150 * USEC_PER_MSEC;
 	p->pressure.window_usec = 1 * USEC_PER_SEC;
@@ -809,6 +810,7 @@ static int f_watch(struct pctx *c, const struct ynode *v, void *dst)
  * someone else created and filled. */
 static const char *const launch_only[] = {
 	"command", "user", "group", "working_directory", "environment", "rlimits", "stop", "restart", "output", "health",
+	"no_new_privileges",
 };
 
 /* A policy starts a command or watches cgroups: exactly one of the two,
@@ -860,6 +862,7 @@ int policy_compile(struct pctx *c, const struct ynode *root, struct policy *p)
 		FIELD("protected", f_bool, offsetof(struct policy, protected_)),
 		FIELD("priority", f_priority, offsetof(struct policy, priority)),
 		FIELD("dry_run", f_bool, offsetof(struct policy, dry_run)),
+		FIELD("no_new_privileges", f_bool, offsetof(struct policy, no_new_privileges)),
 		FIELD("sample_interval", f_sample_interval, offsetof(struct policy, sample_interval)),
 		FIELD("pressure", f_pressure, 0),
 	};

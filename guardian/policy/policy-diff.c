@@ -67,6 +67,8 @@ static const char *process_change(const struct policy *a, const struct policy *b
 		return "environment/rlimits";
 	if (a->output.mode != b->output.mode || !str_eq(a->output.file, b->output.file))
 		return "output";
+	if (a->no_new_privileges != b->no_new_privileges)
+		return "no_new_privileges";
 	return NULL;
 }
 

@@ -187,6 +187,7 @@ struct policy {
 	bool protected_;  /* never chosen as a victim under system pressure */
 	int priority;     /* lower is killed first; default 0 */
 	bool dry_run;     /* record decisions, change nothing */
+	bool no_new_privileges; /* PR_SET_NO_NEW_PRIVS in the child; default true */
 	usec_t sample_interval; /* rule cycle, default 1s */
 };
 

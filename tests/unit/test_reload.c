@@ -224,6 +224,9 @@ static void test_changed_output_restarts_for_output(void **state)
 
 static void test_changed_sampling_or_pressure_trigger_is_that_only_without_restart(void **state)
 {
+	/* (and no_new_privileges is the process's: a restart) */
+	expect_edit("priority: 10\n", "priority: 10\nno_new_privileges: false\n",
+		    (struct want){ .process = "no_new_privileges" });
 	expect_edit("priority: 10\n", "priority: 10\nsample_interval: 250ms\n", (struct want){ .sampling = true });
 	expect_edit("priority: 10\n", "priority: 10\npressure: {full: 5%, window: 2s}\n", (struct want){ .pressure = true });
 	expect_edit("priority: 10\n", "priority: 10\npressure: {some: 15%, window: 2s}\n", (struct want){ .pressure = true });

@@ -41,10 +41,35 @@ health:
     action: restart
 YAML
 
+# A user's service in a directory only root may enter must not start
+# there (the chdir happens as the user, as systemd does it).
+mkdir -m 700 "$T/rootonly"
+cat >"$P/cornered.yaml" <<YAML
+service: cornered
+command: ["sleep", "100000"]
+user: nobody
+working_directory: $T/rootonly
+restart: {mode: never}
+YAML
+# guardian as the shipped unit runs it (OOMScoreAdjust=-900), and with an
+# fd its parent leaked to it.
+echo -900 >/proc/self/oom_score_adj
+exec 7</dev/null
 guardian_start "$P" --admin-group adm
+exec 7<&-
+echo 0 >/proc/self/oom_score_adj
 for s in sleeper doublefork stubborn web; do
 	check "$s reaches running" wait_for 15000 svc_state_is "$s" running
 done
+stubborn_main=$(svc_field stubborn pid)
+check "a service without oom_score_adj gets 0, not guardian's -900 ($(cat /proc/$stubborn_main/oom_score_adj))" \
+	[ "$(cat "/proc/$stubborn_main/oom_score_adj")" = 0 ]
+check "a service with oom_score_adj 250 gets 250" [ "$(cat "/proc/$(svc_field sleeper pid)/oom_score_adj")" = 250 ]
+check "no fd of guardian's reaches a service (fds: $(ls "/proc/$stubborn_main/fd" | tr '\n' ' '))" \
+	[ "$(ls "/proc/$stubborn_main/fd" | tr '\n' ' ')" = "0 1 2 " ]
+check "services run with no_new_privs" grep -q '^NoNewPrivs:[[:space:]]*1' "/proc/$stubborn_main/status"
+check "cornered does not run in a directory nobody cannot enter" \
+	wait_for 15000 grep -q "cornered: cannot start sleep: changing to working_directory: Permission denied" "$T/guardian.log"
 
 # A second guardian on the same state directory is refused, naming the
 # first, and the first keeps its socket.

@@ -1,6 +1,7 @@
 /* service.c: one service's lifecycle: limits written before the first
  * instruction, spawn, exit classification, restart or give up, and stop. */
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -109,6 +110,30 @@ int service_apply_limits(struct service *svc)
 
 /* --- output ---------------------------------------------------------- */
 
+/* guardian opens a service's log as root, maybe in a directory the
+ * service can write: a policy's output.file with no symbolic link
+ * anywhere on its path (the service could point its log at /etc/passwd),
+ * guardian's own <state-dir>/logs without one as its last part; and
+ * nothing but a regular file with one name. -1 and errno on failure. */
+static int open_log_file(const char *path, bool anywhere)
+{
+	struct open_how how = { .flags = O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK,
+				.mode = 0640, .resolve = anywhere ? RESOLVE_NO_SYMLINKS : 0 };
+	struct stat st;
+	int fd = (int)syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof(how));
+
+	if (fd < 0 && errno == ENOSYS) /* before 5.6: the last component at least */
+		fd = open(path, (int)how.flags, 0640);
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_nlink != 1 || fcntl(fd, F_SETFL, O_APPEND) < 0) {
+		close(fd);
+		errno = EPERM;
+		return -1;
+	}
+	return fd;
+}
+
 static int open_output(struct service *svc, int *ret_fd)
 {
 	const struct policy *p = svc->policy;
@@ -131,7 +156,8 @@ static int open_output(struct service *svc, int *ret_fd)
 		return -ENOMEM;
 	/* Rotated when the service (re)starts: the child holds the fd, so a
 	 * running service's file is never renamed under it. */
-	if (p->output.max_size && stat(path, &st) == 0 && (uint64_t)st.st_size >= p->output.max_size) {
+	if (p->output.max_size && lstat(path, &st) == 0 && S_ISREG(st.st_mode) &&
+	    (uint64_t)st.st_size >= p->output.max_size) {
 		for (unsigned i = p->output.keep; i > 0; i--) {
 			char from[4096], to[4096];
 
@@ -140,7 +166,7 @@ static int open_output(struct service *svc, int *ret_fd)
 			(void)rename(from, to);
 		}
 	}
-	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+	fd = open_log_file(path, p->output.file != NULL);
 	if (fd < 0 && errno == ENOENT) {
 		/* A log directory that does not exist yet (/var/log/NAME): make
 		 * the last component, as logrotate-style setups expect. */
@@ -150,7 +176,7 @@ static int open_output(struct service *svc, int *ret_fd)
 			*slash = '\0';
 			if (mkdir(path, 0755) == 0 || errno == EEXIST) {
 				*slash = '/';
-				fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+				fd = open_log_file(path, p->output.file != NULL);
 			} else
 				*slash = '/';
 		}

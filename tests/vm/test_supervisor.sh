@@ -51,6 +51,18 @@ user: nobody
 working_directory: $T/rootonly
 restart: {mode: never}
 YAML
+# A service whose log directory it can write points its log at a file of
+# root's: guardian, opening the log as root, must not follow the link.
+mkdir -p "$T/nobodylogs" && chown nobody "$T/nobodylogs"
+echo "root's own" >"$T/victim"
+ln -s "$T/victim" "$T/nobodylogs/linker.log"
+cat >"$P/linker.yaml" <<YAML
+service: linker
+command: "echo appended by nobody"
+user: nobody
+output: {file: $T/nobodylogs/linker.log}
+restart: {mode: never}
+YAML
 # guardian as the shipped unit runs it (OOMScoreAdjust=-900), and with an
 # fd its parent leaked to it.
 echo -900 >/proc/self/oom_score_adj
@@ -68,6 +80,9 @@ check "a service with oom_score_adj 250 gets 250" [ "$(cat "/proc/$(svc_field sl
 check "no fd of guardian's reaches a service (fds: $(ls "/proc/$stubborn_main/fd" | tr '\n' ' '))" \
 	[ "$(ls "/proc/$stubborn_main/fd" | tr '\n' ' ')" = "0 1 2 " ]
 check "services run with no_new_privs" grep -q '^NoNewPrivs:[[:space:]]*1' "/proc/$stubborn_main/status"
+check "linker's log, a link to root's file, is not opened" \
+	wait_for 15000 grep -q "linker: cannot open its output $T/nobodylogs/linker.log" "$T/guardian.log"
+check "... and root's file is as it was" [ "$(cat "$T/victim")" = "root's own" ]
 check "cornered does not run in a directory nobody cannot enter" \
 	wait_for 15000 grep -q "cornered: cannot start sleep: changing to working_directory: Permission denied" "$T/guardian.log"
 

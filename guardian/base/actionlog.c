@@ -14,6 +14,8 @@ struct actionlog {
 	uint64_t max_size;
 	unsigned keep;
 	bool rotate_failed; /* said so once; said again when it works */
+	bool cut;           /* a partial line may end the file: start on a new one */
+	uint64_t lost;      /* records that could not be written */
 };
 
 static int open_log(struct actionlog *a)
@@ -123,10 +125,14 @@ int actionlog_write(struct actionlog *a, struct json_object *rec)
 	const char *line;
 	_cleanup_free_ char *buf = NULL;
 	struct stat st;
+	off_t end;
 	int r;
 
-	if (!rec)
+	if (!rec) {
+		if (a)
+			a->lost++;
 		return -ENOMEM;
+	}
 	line = json_object_to_json_string_ext(rec, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
 	/* One write of the whole line: O_APPEND keeps concurrent readers from
 	 * ever seeing half a record followed by another. */
@@ -150,8 +156,25 @@ int actionlog_write(struct actionlog *a, struct json_object *rec)
 		if (a->fd < 0)
 			return r;
 	}
-	r = write_all(a->fd, buf, strlen(buf));
-	if (r < 0)
+	/* A full disk can take part of a line: cut the file back to where the
+	 * record began, so no half record is glued to the next one; where
+	 * that fails too, the next record starts on a line of its own. */
+	end = lseek(a->fd, 0, SEEK_END);
+	r = a->cut ? write_all(a->fd, "\n", 1) : 0;
+	if (r == 0) {
+		a->cut = false;
+		r = write_all(a->fd, buf, strlen(buf));
+	}
+	if (r < 0) {
+		a->lost++;
+		if (end < 0 || ftruncate(a->fd, end) < 0)
+			a->cut = true;
 		return r;
+	}
 	return fsync(a->fd) < 0 ? -errno : 0;
+}
+
+uint64_t actionlog_lost(const struct actionlog *a)
+{
+	return a ? a->lost : 0;
 }

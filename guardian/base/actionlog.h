@@ -24,4 +24,6 @@ int actionlog_write(struct actionlog *a, struct json_object *rec);
 /* The same with extra's keys (consumed too, may be NULL) merged into rec
  * first. Without a log (a NULL) both are dropped and 0 is returned. */
 int actionlog_write_with(struct actionlog *a, struct json_object *rec, struct json_object *extra);
+/* Records that could not be written since it was opened (a full disk). */
+uint64_t actionlog_lost(const struct actionlog *a);
 const char *actionlog_path(const struct actionlog *a);

@@ -198,6 +198,7 @@ struct json_object *control_status(struct supervisor *sup, const char *only,
 	json_object_object_add(o, "bpf", json_object_new_string(cfg->bpf_status ? cfg->bpf_status : "off"));
 	bpf_observers_status_json(cfg->bpf, o);
 	json_object_object_add(o, "action_log", cfg->actions_path ? json_object_new_string(cfg->actions_path) : NULL);
+	json_object_object_add(o, "action_log_lost", json_object_new_uint64(actionlog_lost(cfg->actions)));
 	for (size_t i = 0; i < sup->n_services; i++)
 		if (!only || strcmp(only, sup->services[i]->policy->service) == 0)
 			json_object_array_add(arr, service_status(sup->services[i], cfg));

@@ -18,6 +18,7 @@ struct control_config {
 	struct bpf_observers *bpf;  /* may be NULL */
 	struct monitors *monitors;  /* for explain */
 	const char *actions_path;
+	const struct actionlog *actions; /* for its count of lost records */
 	/* Reload the policies: validate first, apply only what changed; the
 	 * reply says what changed or lists the errors. */
 	struct json_object *(*reload)(void *data);

@@ -480,6 +480,7 @@ static int daemon_setup(struct daemon *d, struct policy **policies, size_t n)
 	ccfg.bpf = d->bpf;
 	ccfg.monitors = d->monitors;
 	ccfg.actions_path = actionlog_path(d->actions);
+	ccfg.actions = d->actions;
 	r = resolve_admin_gid(d->opt.admin_group, &ccfg.admin_gid);
 	if (r < 0)
 		return r;

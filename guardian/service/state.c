@@ -77,11 +77,12 @@ int supervisor_save_state(struct supervisor *s)
 		return -ENOMEM;
 	}
 	text = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN);
-	/* Write, fsync, rename: a crash leaves the old file or the new one. */
+	/* Write, rename: a crash of guardian leaves the old file or the new
+	 * one. No fsync in the loop (it can take seconds under memory
+	 * pressure, just when guardian must act): after a crash of the whole
+	 * machine the file is for another boot and ignored anyway. */
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	r = fd < 0 ? -errno : write_all(fd, text, strlen(text));
-	if (r == 0 && fsync(fd) < 0)
-		r = -errno;
 	json_object_put(root);
 	if (r == 0 && rename(tmp, path) < 0)
 		r = -errno;

@@ -8,6 +8,9 @@
 #include <cmocka.h>
 #include <limits.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <sys/resource.h>
+#include <signal.h>
 
 #include "actionlog.h"
 #include "tmptree.h"
@@ -154,6 +157,57 @@ static void records_survive_a_rotation_that_fails(void **state)
 	json_object_put(rec);
 }
 
+/* A full disk that takes part of a record: the partial line is cut off,
+ * the next record is whole and on a line of its own, and the loss is
+ * counted. RLIMIT_FSIZE plays the full disk (in a child, SIGXFSZ ignored):
+ * the kernel writes what fits under it, then refuses the rest. */
+static void a_record_cut_short_by_a_full_disk_leaves_no_partial_line(void **state)
+{
+	char path[PATH_MAX];
+	struct stat st;
+	pid_t pid;
+	int status;
+
+	snprintf(path, sizeof(path), "%s/actions.jsonl", dir);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct actionlog *a;
+		struct rlimit rl;
+
+		signal(SIGXFSZ, SIG_IGN);
+		if (actionlog_open(dir, 0, 0, &a) < 0 ||
+		    actionlog_write(a, actionlog_record("svc", "/cg", "guardian", "restart", "the first, whole")) < 0 ||
+		    stat(path, &st) < 0)
+			_exit(1);
+		rl = (struct rlimit){ .rlim_cur = (rlim_t)st.st_size + 40, .rlim_max = RLIM_INFINITY };
+		if (setrlimit(RLIMIT_FSIZE, &rl) < 0)
+			_exit(2);
+		if (actionlog_write(a, actionlog_record("svc", "/cg", "guardian", "kill", "cut short by the full disk")) == 0)
+			_exit(3); /* it must say the record was not written */
+		if (actionlog_lost(a) != 1)
+			_exit(4);
+		rl.rlim_cur = RLIM_INFINITY;
+		if (setrlimit(RLIMIT_FSIZE, &rl) < 0 ||
+		    actionlog_write(a, actionlog_record("svc", "/cg", "guardian", "restart", "the third, whole")) < 0)
+			_exit(5);
+		actionlog_close(a);
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	for (int i = 0; i < 2; i++) {
+		struct json_object *rec = read_line(path, i);
+
+		assert_non_null(rec); /* each line parses */
+		assert_string_equal(json_object_get_string(json_object_object_get(rec, "reason")),
+				    i == 0 ? "the first, whole" : "the third, whole");
+		json_object_put(rec);
+	}
+	assert_null(read_line(path, 2));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -161,6 +215,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(records_append_across_reopen, setup, teardown),
 		cmocka_unit_test_setup_teardown(rotation_keeps_the_configured_number_of_files, setup, teardown),
 		cmocka_unit_test_setup_teardown(records_survive_a_rotation_that_fails, setup, teardown),
+		cmocka_unit_test_setup_teardown(a_record_cut_short_by_a_full_disk_leaves_no_partial_line, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

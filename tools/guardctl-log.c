@@ -20,14 +20,33 @@ struct log_opts {
 	bool follow;
 };
 
+/* A field for the terminal: a process name or a reason may hold control
+ * characters (an escape sequence in a comm would drive the terminal). */
+static const char *safe(const char *s, char *buf, size_t size)
+{
+	size_t n = 0;
+
+	for (; *s && n + 5 < size; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c < 0x20 || c == 0x7f)
+			n += (size_t)snprintf(buf + n, size - n, "\\x%02x", c);
+		else
+			buf[n++] = (char)c;
+	}
+	buf[n] = '\0';
+	return buf;
+}
+
 static void print_record(const char *line, const struct log_opts *o)
 {
 	struct json_object *rec = json_tokener_parse(line), *v;
 	const char *svc;
-	char extra[256] = "";
+	char extra[256] = "", b1[128], b2[128], b3[64], b4[64], b5[1024];
 
-	if (!rec) {
-		fprintf(stderr, "guardctl log: skipping a malformed line: %.60s\n", line);
+	if (!rec || !json_object_is_type(rec, json_type_object)) {
+		fprintf(stderr, "guardctl log: skipping a malformed line: %s\n", safe(line, b5, 64));
+		json_object_put(rec);
 		return;
 	}
 	svc = get_str(rec, "service", "-");
@@ -38,8 +57,9 @@ static void print_record(const char *line, const struct log_opts *o)
 		goto out;
 	}
 	if (json_object_object_get_ex(rec, "signal", &v) && v)
-		snprintf(extra, sizeof(extra), " [SIG%s", json_object_get_string(v));
-	if (json_object_object_get_ex(rec, "pids", &v) && json_object_array_length(v) > 0) {
+		snprintf(extra, sizeof(extra), " [SIG%s", safe(json_object_get_string(v), b5, 16));
+	if (json_object_object_get_ex(rec, "pids", &v) && json_object_is_type(v, json_type_array) &&
+	    json_object_array_length(v) > 0) {
 		size_t len = strlen(extra);
 
 		snprintf(extra + len, sizeof(extra) - len, "%spids", len ? ", " : " [");
@@ -51,8 +71,9 @@ static void print_record(const char *line, const struct log_opts *o)
 	}
 	if (extra[0])
 		strncat(extra, "]", sizeof(extra) - strlen(extra) - 1);
-	printf("%s  %-12s %-8s %-10s %s%s\n", get_str(rec, "time", "?"), svc, get_str(rec, "source", "?"),
-	       get_str(rec, "action", "?"), get_str(rec, "reason", ""), extra);
+	printf("%s  %-12s %-8s %-10s %s%s\n", safe(get_str(rec, "time", "?"), b3, sizeof(b3)), safe(svc, b1, sizeof(b1)),
+	       safe(get_str(rec, "source", "?"), b4, sizeof(b4)), safe(get_str(rec, "action", "?"), b2, sizeof(b2)),
+	       safe(get_str(rec, "reason", ""), b5, sizeof(b5)), extra);
 out:
 	json_object_put(rec);
 }

@@ -683,52 +683,47 @@ static int f_cgroup_glob(struct pctx *c, const struct ynode *v, void *dst)
 	return 0;
 }
 
-static int f_watch_cgroups(struct pctx *c, const struct ynode *v, void *dst)
+/* A non-empty list whose items item() reads into a NULL-terminated array
+ * of strings (*ret, *ret_n of them). */
+static int string_list(struct pctx *c, const struct ynode *v, const char *what, field_fn item, char ***ret,
+		       size_t *ret_n)
 {
-	struct policy *p = dst;
 	unsigned before = c->errors;
+	size_t n = 0;
 
 	if (v->kind != YNODE_SEQ || v->n == 0) {
-		perr(c, v, "expected a list of cgroup path globs, got %s", GOT(v));
+		perr(c, v, "expected a list of %s, got %s", what, GOT(v));
 		return -EINVAL;
 	}
-	p->watch_cgroups = calloc(v->n + 1, sizeof(char *));
-	if (!p->watch_cgroups) {
+	*ret = calloc(v->n + 1, sizeof(char *));
+	if (!*ret) {
 		perr(c, v, "out of memory");
 		return -EINVAL;
 	}
 	for (size_t i = 0; i < v->n; i++) {
 		size_t old = path_push_index(c, i);
 
-		if (f_cgroup_glob(c, v->items[i], &p->watch_cgroups[p->n_watch_cgroups]) == 0)
-			p->n_watch_cgroups++;
+		if (item(c, v->items[i], &(*ret)[n]) == 0)
+			n++;
 		path_pop(c, old);
 	}
+	if (ret_n)
+		*ret_n = n;
 	return c->errors == before ? 0 : -EINVAL;
+}
+
+static int f_watch_cgroups(struct pctx *c, const struct ynode *v, void *dst)
+{
+	struct policy *p = dst;
+
+	return string_list(c, v, "cgroup path globs", f_cgroup_glob, &p->watch_cgroups, &p->n_watch_cgroups);
 }
 
 static int f_kube_namespaces(struct pctx *c, const struct ynode *v, void *dst)
 {
 	struct policy *p = dst;
-	unsigned before = c->errors;
 
-	if (v->kind != YNODE_SEQ || v->n == 0) {
-		perr(c, v, "expected a list of namespaces, got %s", GOT(v));
-		return -EINVAL;
-	}
-	p->kube.namespaces = calloc(v->n + 1, sizeof(char *));
-	if (!p->kube.namespaces) {
-		perr(c, v, "out of memory");
-		return -EINVAL;
-	}
-	for (size_t i = 0, k = 0; i < v->n; i++) {
-		size_t old = path_push_index(c, i);
-
-		if (f_string(c, v->items[i], &p->kube.namespaces[k]) == 0)
-			k++;
-		path_pop(c, old);
-	}
-	return c->errors == before ? 0 : -EINVAL;
+	return string_list(c, v, "namespaces", f_string, &p->kube.namespaces, NULL);
 }
 
 static int f_kube_qos(struct pctx *c, const struct ynode *v, void *dst)

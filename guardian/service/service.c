@@ -378,9 +378,17 @@ int service_adopt_main(struct service *svc)
 		return r;
 	for (size_t i = 0; i < n; i++) {
 		int pidfd = (int)syscall(SYS_pidfd_open, pids[i], 0);
+		_cleanup_free_ char *where = NULL;
 
 		if (pidfd < 0)
 			continue; /* exited meanwhile */
+		/* The pid was read before the pidfd was opened: it may have
+		 * exited and been handed to a stranger since. Now that the
+		 * pidfd pins the process, it must still be in the group. */
+		if (cgfs_pid_cgroup(svc->sup->cfg.proc_root, pids[i], &where) < 0 || strcmp(where, svc->cgroup) != 0) {
+			close(pidfd);
+			continue;
+		}
 		r = track_main(svc, pids[i], pidfd);
 		if (r < 0) {
 			close(pidfd);

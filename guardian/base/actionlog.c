@@ -144,8 +144,10 @@ int actionlog_write(struct actionlog *a, struct json_object *rec)
 	/* A rotation or reopen that failed (a full disk, out of fds) is tried
 	 * again at the next record; meanwhile records go on to the file as it
 	 * is, past its max_size, rather than being lost. */
-	if (a->fd < 0 && (r = open_log(a)) < 0)
+	if (a->fd < 0 && (r = open_log(a)) < 0) {
+		a->lost++;
 		return r;
+	}
 	if (a->max_size > 0 && fstat(a->fd, &st) == 0 && (uint64_t)st.st_size >= a->max_size) {
 		r = rotate(a);
 		if (r < 0 && !a->rotate_failed)
@@ -153,24 +155,27 @@ int actionlog_write(struct actionlog *a, struct json_object *rec)
 		else if (r == 0 && a->rotate_failed)
 			log_info("%s: rotated again", a->path);
 		a->rotate_failed = r < 0;
-		if (a->fd < 0)
+		if (a->fd < 0) {
+			a->lost++;
 			return r;
+		}
 	}
 	/* A full disk can take part of a line: cut the file back to where the
 	 * record began, so no half record is glued to the next one; where
 	 * that fails too, the next record starts on a line of its own. */
 	end = lseek(a->fd, 0, SEEK_END);
 	r = a->cut ? write_all(a->fd, "\n", 1) : 0;
-	if (r == 0) {
-		a->cut = false;
+	if (r == 0)
 		r = write_all(a->fd, buf, strlen(buf));
-	}
 	if (r < 0) {
 		a->lost++;
+		/* Back to where this began: the partial line ending the file
+		 * before (if any) is still there, and still needs its cut. */
 		if (end < 0 || ftruncate(a->fd, end) < 0)
 			a->cut = true;
 		return r;
 	}
+	a->cut = false;
 	return fsync(a->fd) < 0 ? -errno : 0;
 }
 

@@ -41,6 +41,9 @@ static int do_throttle(struct service *svc, const struct engine_decision *d, cha
 {
 	int r = cgfs_write_u64(svc->cgfd, "memory.high", d->memory_high);
 
+	if (r == 0)
+		svc->guardian_high = d->memory_high; /* a watched cgroup's tripwire logic knows it as guardian's */
+
 	if (r == 0 && d->memory_high == UINT64_MAX)
 		snprintf(note, len, "memory.high = max");
 	else if (r == 0)
@@ -143,7 +146,7 @@ int act_run(struct service *svc, const struct engine_decision *d, struct act_res
 		return -EBADF;
 	/* A watched cgroup is someone else's to restart or stop: guardian's
 	 * restart, stop and kill of it are all the kill. */
-	if (svc->watch && action_ends_run(d->action))
+	if (svc->watched && action_ends_run(d->action))
 		return do_kill(svc, d->reason, ret);
 	switch (d->action) {
 	case ACTION_NOTIFY: return 0;

@@ -155,8 +155,8 @@ static struct json_object *service_status(const struct service *svc, const struc
 	json_object_object_add(o, "cgroup", json_object_new_string(svc->cgroup));
 	/* Watched: guardian guards the cgroup, its owner runs it; the policy
 	 * file that chose it. */
-	json_object_object_add(o, "watched", json_object_new_boolean(svc->watch != NULL));
-	json_object_object_add(o, "policy", svc->watch && svc->policy->path ? json_object_new_string(svc->policy->path) : NULL);
+	json_object_object_add(o, "watched", json_object_new_boolean(svc->watched));
+	json_object_object_add(o, "policy", svc->watched && svc->policy->path ? json_object_new_string(svc->policy->path) : NULL);
 	json_object_object_add(o, "kubernetes", service_kube_json(svc));
 	json_object_object_add(o, "restarts", json_object_new_int(svc->restarts));
 	json_object_object_add(o, "uptime_ms",
@@ -350,6 +350,7 @@ static void conn_reply(struct conn *k, struct json_object *reply)
 	free(k->out);
 	k->out = NULL;
 	if (asprintf(&k->out, "%s\n", text) < 0) {
+		k->out = NULL;
 		json_object_put(reply);
 		conn_free(k);
 		return;
@@ -380,7 +381,7 @@ static struct json_object *admit(struct control *c, const struct caller *who, co
 		return error_reply("no such service: %s", name);
 	if (cmd->needs_service && !*ret_svc)
 		return error_reply("'%s' needs a service name", cmd->name);
-	if (cmd->mutating && *ret_svc && (*ret_svc)->watch)
+	if (cmd->mutating && *ret_svc && (*ret_svc)->watched)
 		return error_reply("%s is a watched cgroup: its owner (systemd, the kubelet) starts, stops and "
 				   "restarts it; guardian only guards it", name);
 	return NULL;

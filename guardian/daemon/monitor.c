@@ -194,7 +194,7 @@ static void carry_out(struct monitor *m, const struct engine_decision *d, const 
 	}
 	if (d->action != ACTION_NOTIFY && !d->undo)
 		f = schedule_followup(m, d, s);
-	if (action_ends_run(d->action) && !svc->watch) /* the record first: the stop writes its own after */
+	if (action_ends_run(d->action) && !svc->watched) /* the record first: the stop writes its own after */
 		record_decision(m, d, 0, "the service's stop begins");
 	if (d->action == ACTION_THROTTLE)
 		m->we_throttled = !d->undo;
@@ -210,7 +210,7 @@ static void carry_out(struct monitor *m, const struct engine_decision *d, const 
 			   d->reason);
 	if (!action_ends_run(d->action))
 		record_decision(m, d, r, res.note);
-	else if (svc->watch) {
+	else if (svc->watched) {
 		char note[sizeof(res.note) + 64];
 
 		snprintf(note, sizeof(note), "%s; a watched cgroup: its owner restarts it", res.note);
@@ -362,9 +362,23 @@ static void on_running(void *data, struct service *svc)
 		log_warning_errno(r, "%s: cannot start its pressure engine", svc_name(svc));
 }
 
+/* A watched cgroup goes on without guardian: nothing guardian did to it
+ * (a freeze, a throttle) may outlive the guarding. A launched service's
+ * next run starts from its limits anyway (monitor_start). */
+static void undo_on_watched(struct monitor *m)
+{
+	if (!m || !m->svc->watched)
+		return;
+	act_restore(m->svc, m->we_froze, m->we_throttled);
+	m->we_froze = m->we_throttled = false;
+}
+
 static void on_run_ended(void *data, struct service *svc)
 {
-	monitor_stop(monitor_find(data, svc));
+	struct monitor *m = monitor_find(data, svc);
+
+	undo_on_watched(m);
+	monitor_stop(m);
 }
 
 static void on_removed(void *data, struct service *svc)
@@ -375,6 +389,7 @@ static void on_removed(void *data, struct service *svc)
 
 	if (!m)
 		return;
+	undo_on_watched(m);
 	memmove(ms->v + i, ms->v + i + 1, (ms->n - i - 1) * sizeof(*ms->v));
 	ms->n--;
 	monitor_free(m);
@@ -393,6 +408,7 @@ static void on_policy_changed(void *data, struct service *svc)
 
 	if (!m)
 		return;
+	m->have_last = false; /* its rule name pointed into the old policy */
 	if (!m->running) {
 		r = engine_reset(&m->eng, svc->policy, dry(svc));
 	} else {

@@ -98,10 +98,10 @@ int supervisor_reload(struct supervisor *s, struct policy **v, size_t n, struct 
 		struct service *svc = s->services[i];
 		bool kept = false;
 
-		if (svc->watch)
+		if (svc->watched)
 			continue; /* the watch policies come after */
 		for (size_t k = 0; k < n && !kept; k++)
-			kept = v[k] && strcmp(v[k]->service, svc->policy->service) == 0;
+			kept = v[k] && !policy_watches(v[k]) && strcmp(v[k]->service, svc->policy->service) == 0;
 		if (kept || svc->removed)
 			continue;
 		svc->removed = true;

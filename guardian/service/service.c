@@ -552,7 +552,7 @@ int service_start(struct service *svc)
 {
 	int r;
 
-	if (svc->watch || !svc->policy->command)
+	if (svc->watched || !svc->policy->command)
 		return -EINVAL; /* a watched cgroup is its owner's to start */
 	svc->want_running = true;
 	if (svc->state == SVC_RUNNING || svc->state == SVC_STARTING || svc->state == SVC_STOPPING)
@@ -830,7 +830,7 @@ static int watched_kill(struct service *svc, const char *reason)
 
 int service_stop_because(struct service *svc, enum exit_cause cause, const char *reason)
 {
-	if (svc->watch)
+	if (svc->watched)
 		return watched_kill(svc, reason);
 	svc->want_running = false;
 	svc->restart_pending = false;
@@ -847,7 +847,7 @@ int service_kill_because(struct service *svc, enum exit_cause cause, const char 
 {
 	int r;
 
-	if (svc->watch)
+	if (svc->watched)
 		return 0; /* the caller's kill is all there is to it */
 
 	svc->stop_kills = true;
@@ -863,7 +863,7 @@ int service_stop(struct service *svc)
 
 int service_restart(struct service *svc, enum exit_cause cause, const char *reason, bool counted)
 {
-	if (svc->watch)
+	if (svc->watched)
 		return watched_kill(svc, reason);
 	if (cause != EXIT_RULE)
 		record(svc, "restart", reason, svc->state == SVC_RUNNING ? svc->policy->stop.signal : 0, &svc->pid,
@@ -894,13 +894,16 @@ static void watched_tripwire(struct service *svc)
 	struct policy *p = svc->policy;
 	uint64_t max, high, want;
 
-	if (p->n_rules || p->limits.memory_max.set || (p->limits.memory_high.set && !p->limits.memory_high_is_guard))
-		return; /* the policy's own limits or rules decide */
+	if (svc->removed || p->n_rules || p->limits.memory_max.set ||
+	    (p->limits.memory_high.set && !p->limits.memory_high_is_guard))
+		return; /* the policy's own limits or rules decide, or the owner's memory.high does */
 	if (cgfs_read_u64(svc->cgfd, "memory.max", &max) < 0 || cgfs_read_u64(svc->cgfd, "memory.high", &high) < 0)
 		return;
-	if (high != CGFS_MAX && high != svc->tripwire) {
-		svc->tripwire = 0; /* the owner's now */
-		p->limits.memory_high = (struct limit){ 0 };
+	if (high != CGFS_MAX && high != svc->tripwire && high != svc->guardian_high) {
+		/* The owner's own: kept, and what a throttle of guardian's
+		 * goes back to when it is released. */
+		svc->tripwire = 0;
+		p->limits.memory_high = (struct limit){ .set = true, .value = high };
 		p->limits.memory_high_is_guard = false;
 		return;
 	}
@@ -964,8 +967,9 @@ void service_watch_end(struct service *svc, const char *why)
 	if (svc->removed)
 		return;
 	log_info("%s: no longer guarded: %s", svc_name(svc), why);
+	cgwatch_removep(&svc->events);
+	end_run(svc); /* the monitor undoes its freeze or throttle first */
 	service_watch_restore(svc);
-	end_run(svc);
 	svc->want_running = false;
 	svc->removed = true;
 	set_state(svc, SVC_STOPPED);

@@ -67,7 +67,7 @@ int supervisor_save_state(struct supervisor *s)
 		s->boot_id[0] = '\0';
 	json_object_object_add(root, "boot_id", json_object_new_string(s->boot_id));
 	for (size_t i = 0; i < s->n_services; i++)
-		if (!s->services[i]->watch) /* a watched cgroup's life is its owner's */
+		if (!s->services[i]->watched) /* a watched cgroup's life is its owner's */
 			json_object_object_add(svcs, s->services[i]->policy->service,
 					       service_to_json(s->services[i]));
 	json_object_object_add(root, "services", svcs);

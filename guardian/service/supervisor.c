@@ -154,7 +154,8 @@ void service_free(struct service *svc)
 {
 	loop_source_freep(&svc->pid_src);
 	loop_source_freep(&svc->exec_src);
-	supervisor_notify(svc, removed);
+	supervisor_notify(svc, removed); /* a watched cgroup's freeze or throttle undone */
+	service_watch_restore(svc);      /* then the tripwire guardian put on it */
 	loop_source_freep(&svc->timer);
 	loop_source_freep(&svc->stop_cmd_src);
 	loop_source_freep(&svc->empty_poll);
@@ -179,8 +180,6 @@ void supervisor_free(struct supervisor *s)
 	if (s->save)
 		(void)supervisor_flush_state(s);
 	loop_source_freep(&s->reap);
-	for (size_t i = 0; i < s->n_services; i++)
-		service_watch_restore(s->services[i]); /* the tripwires guardian put on others' cgroups */
 	supervisor_unwatch_dirs(s);
 	/* Out of the array before it is freed: the `removed` hooks of the
 	 * next ones still look at the others. */
@@ -311,7 +310,7 @@ static int on_reap(struct loop_source *src, int fd, uint32_t revents, void *data
 		memmove(s->services + i, s->services + i + 1, (s->n_services - i - 1) * sizeof(*s->services));
 		s->n_services--;
 		path = TAKE_PTR(svc->cgroup);
-		if (svc->watch) { /* someone else's: never removed by guardian */
+		if (svc->watched) { /* someone else's: never removed by guardian */
 			free(path);
 			path = NULL;
 		}
@@ -335,7 +334,7 @@ void supervisor_start_all(struct supervisor *s)
 		struct service *svc = s->services[i];
 		bool stay = svc->state_loaded && (!svc->want_running || svc->state == SVC_GAVE_UP);
 
-		if (svc->watch)
+		if (svc->watched)
 			continue; /* guarded from the moment it was found */
 		if (stay && !service_group_populated(svc)) {
 			log_info("%s: %s before guardian restarted; leaving it so", svc->policy->service,

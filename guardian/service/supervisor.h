@@ -65,7 +65,9 @@ struct service {
 	uint64_t cgroup_id;      /* the cgroup's inode number: what BPF sees */
 	/* A cgroup someone else created (a policy's watch): guardian guards it
 	 * but never starts, stops or removes it. */
-	struct watch_set *watch;
+	struct watch_set *watch; /* NULL once the watch set is gone (a reload, exit) */
+	bool watched;            /* set once, never cleared: guardian does not own it */
+	uint64_t guardian_high;  /* the last memory.high guardian's own throttle wrote there */
 	uint64_t tripwire;       /* the memory.high guardian wrote there (0: none) */
 	struct service_kube *kube; /* a pod container's, or NULL */
 	struct signal_sender last_signal; /* the last fatal signal seen for its main process */

@@ -27,6 +27,7 @@ struct watch_set {
 	struct policy *policy; /* the watch policy; each cgroup gets a copy */
 	struct watch_dir **dirs;
 	size_t n_dirs;
+	struct loop_source *rescan; /* one read of it all after lost events */
 };
 
 static unsigned glob_depth(const char *glob)
@@ -113,6 +114,20 @@ static struct service_kube *kube_identify(const struct watch_set *ws, const char
 	return k;
 }
 
+/* guardian's own cgroup (where it and its launched services live), what
+ * is below it and what holds it: a watch glob of system.slice/ANY.service
+ * matches guardian.service itself, and a kill of that would be a kill of
+ * guardian and everything it runs. */
+static bool is_ours(const struct supervisor *s, const char *path)
+{
+	const char *parent = s->parent[0] == '/' ? s->parent + 1 : s->parent;
+	size_t pl = strlen(parent), l = strlen(path);
+
+	if (l <= pl)
+		return strncmp(parent, path, l) == 0 && (parent[l] == '\0' || parent[l] == '/');
+	return strncmp(path, parent, pl) == 0 && path[pl] == '/';
+}
+
 static void guard(struct watch_set *ws, const char *cgpath)
 {
 	struct supervisor *s = ws->sup;
@@ -123,6 +138,10 @@ static void guard(struct watch_set *ws, const char *cgpath)
 	struct service *svc, *other;
 	int r;
 
+	if (is_ours(s, cgpath)) {
+		log_debug("%s: matches %s but holds guardian and its services: not watched", cgpath, ws->policy->path);
+		return;
+	}
 	if (ws->policy->kube.on) {
 		kube = kube_identify(ws, cgpath, kname, sizeof(kname));
 		if (!kube)
@@ -148,6 +167,7 @@ static void guard(struct watch_set *ws, const char *cgpath)
 		return;
 	}
 	svc->watch = ws;
+	svc->watched = true;
 	svc->kube = kube;
 	r = service_watch_begin(svc);
 	if (r < 0) {
@@ -213,7 +233,9 @@ static void on_child(struct watch_dir *d, const char *name, bool created)
 /* Every child cgroup already there, as if each had just been made. */
 static void scan(struct watch_dir *d)
 {
-	int fd = fcntl(d->fd, F_DUPFD_CLOEXEC, 3);
+	/* A new open of the directory, not a dup: a dup shares the read
+	 * position, which the first readdir leaves at the end. */
+	int fd = openat(d->fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	DIR *dir = fd >= 0 ? fdopendir(fd) : NULL;
 	struct dirent *de;
 
@@ -230,13 +252,24 @@ static void scan(struct watch_dir *d)
 
 static void rescan(struct watch_set *ws);
 
+static int on_rescan(struct loop_source *src, int fd, uint32_t revents, void *data)
+{
+	struct watch_set *ws = data;
+
+	loop_source_freep(&ws->rescan);
+	rescan(ws);
+	return 0;
+}
+
 static void on_dir_event(void *data, const char *name, bool created)
 {
 	struct watch_dir *d = data;
 
-	if (!name)
-		rescan(d->set);
-	else
+	/* An overflow reaches every watched directory: one rescan of the set
+	 * for all of them, once the dispatch is over. */
+	if (!name && !d->set->rescan)
+		(void)loop_add_timer(d->set->sup->loop, 0, on_rescan, d->set, &d->set->rescan);
+	else if (name)
 		on_child(d, name, created);
 }
 
@@ -256,7 +289,8 @@ static int add_dir(struct watch_set *ws, unsigned glob, unsigned depth, const ch
 	if (!d)
 		return -ENOMEM;
 	*d = (struct watch_dir){ .set = ws, .glob = glob, .depth = depth, .path = strdup(path), .fd = -1 };
-	d->fd = *path ? cgfs_open_group(ws->sup->cg, path) : fcntl(ws->sup->cg->root_fd, F_DUPFD_CLOEXEC, 3);
+	d->fd = *path ? cgfs_open_group(ws->sup->cg, path)
+		      : openat(ws->sup->cg->root_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (!d->path || d->fd < 0) {
 		r = d->path ? d->fd : -ENOMEM;
 		dir_free(d);
@@ -283,12 +317,27 @@ static void rescan(struct watch_set *ws)
 	struct supervisor *s = ws->sup;
 
 	log_warning("%s: inotify lost events: reading the watched directories again", ws->policy->path);
+	/* Gone meanwhile, or gone and made again (another inode): forgotten,
+	 * and found again below if it is there. */
 	for (size_t i = 0; i < s->n_services; i++) {
 		struct service *svc = s->services[i];
 		struct stat st;
 
-		if (svc->watch == ws && !svc->removed && fstatat(s->cg->root_fd, svc->cgroup + 1, &st, 0) < 0)
+		if (svc->watch == ws && !svc->removed &&
+		    (fstatat(s->cg->root_fd, svc->cgroup + 1, &st, 0) < 0 || st.st_ino != svc->cgroup_id))
 			service_watch_end(svc, "its cgroup was removed");
+	}
+	for (size_t i = 0; i < ws->n_dirs;) {
+		struct watch_dir *d = ws->dirs[i];
+		struct stat st, now;
+
+		if (*d->path && (fstatat(s->cg->root_fd, d->path, &now, 0) < 0 || fstat(d->fd, &st) < 0 ||
+				 now.st_ino != st.st_ino)) {
+			dir_free(d);
+			ws->dirs[i] = ws->dirs[--ws->n_dirs];
+			continue;
+		}
+		i++;
 	}
 	for (size_t i = 0; i < ws->n_dirs; i++)
 		scan(ws->dirs[i]);
@@ -316,12 +365,18 @@ int supervisor_watch(struct supervisor *s, struct policy *p)
 			n += kube_container_globs(KUBE_DRIVER_SYSTEMD, g + n, 4 - n);
 		if (p->kube.driver != KUBE_DRIVER_SYSTEMD)
 			n += kube_container_globs(KUBE_DRIVER_CGROUPFS, g + n, 4 - n);
+		/* The set owns p from here: short of memory, it watches less
+		 * and says so, rather than failing (and p being freed twice). */
 		p->watch_cgroups = calloc(n + 1, sizeof(char *));
-		if (!p->watch_cgroups)
-			return -ENOMEM;
-		for (size_t i = 0; i < n; i++)
-			if (!(p->watch_cgroups[p->n_watch_cgroups++] = strdup(g[i])))
-				return -ENOMEM;
+		for (size_t i = 0; p->watch_cgroups && i < n; i++) {
+			p->watch_cgroups[p->n_watch_cgroups] = strdup(g[i]);
+			if (!p->watch_cgroups[p->n_watch_cgroups]) {
+				log_warning("%s: out of memory: watching only %zu of the kubelet's layouts", p->path,
+					    p->n_watch_cgroups);
+				break;
+			}
+			p->n_watch_cgroups++;
+		}
 	}
 	for (size_t i = 0; i < p->n_watch_cgroups; i++)
 		(void)add_dir(ws, (unsigned)i, 0, "");
@@ -330,6 +385,7 @@ int supervisor_watch(struct supervisor *s, struct policy *p)
 
 static void set_free(struct watch_set *ws)
 {
+	loop_source_freep(&ws->rescan);
 	for (size_t i = 0; i < ws->n_dirs; i++)
 		dir_free(ws->dirs[i]);
 	free(ws->dirs);

@@ -20,12 +20,17 @@ P=$T/policies
 mkdir -p "$P"
 cat >"$P/units.yaml" <<YAML
 service: units
-watch: {cgroups: ["$REL/*.service"]}
+# The last glob matches guardian's own slice, which it must never guard.
+watch: {cgroups: ["$REL/*.service", "$REL/*.job", "*.slice"]}
 YAML
-# A unit that was there before guardian started.
-mkdir "$W/early.service" || bail "mkdir"
+# Cgroups that were there before guardian started, one for each of the
+# first two globs (each glob reads the root directory afresh).
+mkdir "$W/early.service" "$W/early.job" || bail "mkdir"
 guardian_start "$P"
 check "a cgroup that was there at the start is guarded" wait_for 10000 state_is "$REL/early.service" running
+check "... also one the second glob matches" wait_for 10000 state_is "$REL/early.job" running
+check "guardian's own slice is never guarded, though *.slice matches it" \
+	eval "! '$GUARDCTL' status | grep -q '^guardian.slice '"
 check "a cgroup that does not match the glob is not (early.scope)" \
 	eval "mkdir '$W/early.scope' && ! '$GUARDCTL' status '$REL/early.scope' >/dev/null 2>&1"
 
@@ -71,6 +76,15 @@ check "the record says it was cgroup.kill of a watched cgroup" \
 	grep -q "\"service\":\"$REL/leak.service\".*a watched cgroup: its owner restarts it" "$LOG"
 check "still guarded after the kill" state_is "$REL/leak.service" running
 grep "\"service\":\"$REL/leak.service\"" "$LOG" | sed 's/^/# /'
+
+# --- a reload forgets them and finds them again; it removes none
+"$GUARDCTL" reload | sed 's/^/# reload: /'
+check "after a reload the watched cgroups are guarded again" \
+	wait_for 10000 eval "state_is '$REL/leak.service' running && state_is '$REL/early.job' running"
+# The forgotten services are reaped from the loop right after the reload
+# answered, before guardian reads the next request.
+"$GUARDCTL" status >/dev/null
+check "an empty watched cgroup is not removed by the reload" [ -d "$W/early.job" ]
 
 # --- an rmdir forgets it
 rmdir "$W/early.service" || bail "rmdir"

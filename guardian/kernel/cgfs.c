@@ -13,6 +13,7 @@
 #include <sys/inotify.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/syscall.h>
 
 /* A freezing group reports "frozen 1" within microseconds per task unless
  * one sits in uninterruptible sleep (NFS, a stuck disk). The bound keeps
@@ -691,18 +692,53 @@ int cgfs_wait_unpopulated(int dirfd, usec_t timeout)
 	return r == -EIDRM ? 0 : r;
 }
 
+static bool listed(const pid_t *v, size_t n, pid_t pid)
+{
+	for (size_t i = 0; i < n; i++)
+		if (v[i] == pid)
+			return true;
+	return false;
+}
+
 int cgfs_signal_group(int dirfd, int sig)
 {
-	_cleanup_free_ pid_t *pids = NULL;
-	size_t n;
+	_cleanup_free_ pid_t *pids = NULL, *still = NULL;
+	_cleanup_free_ int *fds = NULL;
+	size_t n, m = 0;
 	int r;
 
 	r = cgfs_read_procs(dirfd, &pids, &n);
-	if (r < 0)
+	if (r < 0 || n == 0)
 		return r;
-	for (size_t i = 0; i < n; i++)
-		if (kill(pids[i], sig) < 0 && errno != ESRCH && r == 0)
-			r = -errno;
+	/* A pid read from cgroup.procs may exit and be handed to a stranger
+	 * before the signal: pin each with a pidfd first, then signal only
+	 * those the group still lists (a number reused inside the group is
+	 * the group's). Out of fds, a pid falls back to kill(). */
+	fds = malloc(n * sizeof(*fds));
+	if (!fds)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		fds[i] = (int)syscall(SYS_pidfd_open, pids[i], 0);
+		if (fds[i] < 0)
+			fds[i] = -errno; /* why, for below */
+	}
+	/* Short of fds (the pidfds took the last), the list cannot be read
+	 * again: the pinned processes get the signal unchecked, as before. */
+	bool check = cgfs_read_procs(dirfd, &still, &m) == 0;
+
+	for (size_t i = 0; i < n; i++) {
+		int e = 0;
+
+		if (fds[i] >= 0) {
+			if ((!check || listed(still, m, pids[i])) &&
+			    syscall(SYS_pidfd_send_signal, fds[i], sig, NULL, 0) < 0)
+				e = errno;
+			close(fds[i]);
+		} else if (fds[i] != -ESRCH && kill(pids[i], sig) < 0) /* -EMFILE and the like */
+			e = errno;
+		if (e && e != ESRCH && r == 0)
+			r = -e;
+	}
 	return r;
 }
 

@@ -16,6 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "cgfs.h"
 #include "procs.h"
 #include "tmptree.h"
 
@@ -118,11 +119,46 @@ static void out_of_fds_the_kill_still_has_room(void **state)
 	remove_group(cgfd, dir);
 }
 
+/* The stop signal to a group without a main process: every listed
+ * process gets it, through a pidfd that pins it (so a pid reused by a
+ * stranger between the read and the signal is not hit), and out of fds
+ * through kill() still. */
+static void a_group_signal_reaches_every_listed_process(void **state)
+{
+	char dir[64];
+	int cgfd = fake_group(dir, sizeof(dir));
+	struct rlimit old, low;
+
+	assert_int_equal(cgfs_signal_group(cgfd, SIGTERM), 0);
+	for (int i = 0; i < CHILDREN; i++) {
+		int st;
+
+		assert_int_equal(waitpid(kids[i], &st, 0), kids[i]);
+		assert_true(WIFSIGNALED(st) && WTERMSIG(st) == SIGTERM);
+	}
+	remove_group(cgfd, dir);
+
+	cgfd = fake_group(dir, sizeof(dir));
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
+	low = (struct rlimit){ .rlim_cur = 40, .rlim_max = old.rlim_max };
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+	assert_int_equal(cgfs_signal_group(cgfd, SIGTERM), 0);
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
+	for (int i = 0; i < CHILDREN; i++) {
+		int st;
+
+		assert_int_equal(waitpid(kids[i], &st, 0), kids[i]);
+		assert_true(WIFSIGNALED(st) && WTERMSIG(st) == SIGTERM);
+	}
+	remove_group(cgfd, dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(every_process_gets_a_pidfd_when_fds_suffice),
 		cmocka_unit_test(out_of_fds_the_kill_still_has_room),
+		cmocka_unit_test(a_group_signal_reaches_every_listed_process),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

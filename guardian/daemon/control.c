@@ -76,11 +76,6 @@ struct control {
 	size_t n_conns;
 };
 
-static bool caller_is_admin(const struct control *c, const struct caller *who)
-{
-	return who->admin;
-}
-
 /* Who is at the other end, taken when it connects (SO_PEERCRED and
  * SO_PEERGROUPS: the kernel's record, not /proc read later, where the
  * pid may be someone else's by then). Any doubt is no admin. */
@@ -374,7 +369,7 @@ static struct json_object *admit(struct control *c, const struct caller *who, co
 				 const char *name, struct service **ret_svc)
 {
 	*ret_svc = NULL;
-	if ((cmd->mutating || !c->cfg.allow_read) && !caller_is_admin(c, who))
+	if ((cmd->mutating || !c->cfg.allow_read) && !who->admin)
 		return error_reply("permission denied: '%s' needs root or the admin group (uid %u)",
 				   cmd->name, (unsigned)who->uid);
 	if (name && !(*ret_svc = supervisor_find(c->sup, name)))

@@ -104,17 +104,16 @@ struct tail {
 static int drain(struct tail *t, const struct log_opts *o)
 {
 	for (;;) {
-		ssize_t n = read(t->fd, t->buf + t->len, sizeof(t->buf) - t->len - 1);
+		size_t room = sizeof(t->buf) - t->len - 1;
+		ssize_t n = read_up_to(t->fd, t->buf + t->len, room);
 
-		if (n < 0 && errno == EINTR)
-			continue;
 		if (n < 0)
-			return -errno;
-		if (n == 0)
-			break;
+			return (int)n;
 		t->len = print_lines(t->buf, t->len + (size_t)n, o);
 		if (t->len == sizeof(t->buf) - 1)
 			t->len = 0; /* a line longer than the buffer: not a record */
+		if ((size_t)n < room)
+			break; /* the end of the file, for now */
 	}
 	fflush(stdout);
 	return 0;

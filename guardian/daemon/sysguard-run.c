@@ -174,12 +174,13 @@ static int gather(struct sysguard *g, usec_t now, struct candidates *cs)
 				    : svc->kube->qos == KUBE_QOS_BESTEFFORT ? VICTIM_BESTEFFORT : VICTIM_BURSTABLE;
 		c->priority = p->priority;
 		c->memory_low = p->limits.memory_low.set ? p->limits.memory_low.value : 0;
-		/* The service's own engine knows best; our coarse figure only
-		 * where it has none. */
-		if (g->growth && g->growth(g->growth_data, svc, &bps) == 0)
+		/* The faster of the engine's fit and our own figure from this
+		 * tick's working set: a calm service's engine samples every few
+		 * seconds only, and a growth that just began is not in its fit
+		 * yet. */
+		c->growth_bps = own_growth(g, p->service, c->usage, now);
+		if (g->growth && g->growth(g->growth_data, svc, &bps) == 0 && bps > c->growth_bps)
 			c->growth_bps = bps;
-		else
-			c->growth_bps = own_growth(g, p->service, c->usage, now);
 		cs->svc[cs->n++] = svc;
 	}
 	growth_refs_sweep(g);

@@ -181,6 +181,27 @@ static struct json_object *service_status(const struct service *svc, const struc
 	return o;
 }
 
+/* Where pod names come from: the kubelet (and how it answers), or
+ * null when none was given (names from the log directories). */
+static struct json_object *kubelet_json(const struct kubelet *k)
+{
+	struct json_object *o;
+	const char *err;
+	bool ok;
+
+	if (!k)
+		return NULL;
+	o = json_object_new_object();
+	ok = kubelet_ok(k, &err);
+	json_object_object_add(o, "url", json_object_new_string(kubelet_url(k)));
+	json_object_object_add(o, "ok", json_object_new_boolean(ok));
+	json_object_object_add(o, "pods", json_object_new_uint64(kubelet_pods(k)->n));
+	json_object_object_add(o, "fetches", json_object_new_uint64(kubelet_fetches(k)));
+	json_object_object_add(o, "error", ok ? NULL : json_object_new_string(err));
+	json_object_object_add(o, "names_from", json_object_new_string(ok ? "kubelet" : "pod-logs"));
+	return o;
+}
+
 struct json_object *control_status(struct supervisor *sup, const char *only,
 				   const struct control_config *cfg)
 {
@@ -194,6 +215,7 @@ struct json_object *control_status(struct supervisor *sup, const char *only,
 	bpf_observers_status_json(cfg->bpf, o);
 	json_object_object_add(o, "action_log", cfg->actions_path ? json_object_new_string(cfg->actions_path) : NULL);
 	json_object_object_add(o, "action_log_lost", json_object_new_uint64(actionlog_lost(cfg->actions)));
+	json_object_object_add(o, "kubelet", kubelet_json(sup->kubelet));
 	for (size_t i = 0; i < sup->n_services; i++)
 		if (!only || strcmp(only, sup->services[i]->policy->service) == 0)
 			json_object_array_add(arr, service_status(sup->services[i], cfg));

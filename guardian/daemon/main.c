@@ -37,6 +37,7 @@ struct options {
 	struct sysguard_threshold min_available;
 	bool verbose;
 	bool check_host_only;
+	struct kubelet_config kubelet; /* url NULL: no kubelet client */
 };
 
 static void usage(FILE *out)
@@ -55,6 +56,12 @@ static void usage(FILE *out)
 		"  --system-min-available PCT|SIZE[,..]  restart a victim when MemAvailable is lower;\n"
 		"                        default 10%%,2G (the lower of the two)\n"
 		"  --no-system-guard     do not watch system-wide memory pressure\n"
+		"  --kubelet URL|HOST    ask this kubelet's /pods for pod names, labels and annotations\n"
+		"                        (HOST alone: https://HOST:10250)\n"
+		"  --kubelet-token FILE  bearer token; default the pod's service-account token\n"
+		"  --kubelet-ca FILE     CA of the kubelet's serving certificate; default the pod's\n"
+		"                        service-account ca.crt\n"
+		"  --kubelet-insecure-tls  do not check the kubelet's serving certificate\n"
 		"  --check-host          only check for a usable cgroup v2 memory controller\n"
 		"  --verbose             debug logging\n"
 		"  --version             print the version\n"
@@ -62,7 +69,38 @@ static void usage(FILE *out)
 }
 
 enum { OPT_POLICIES = 256, OPT_STATE, OPT_RUNTIME, OPT_CGROOT, OPT_CGPARENT, OPT_PROC, OPT_ADMIN,
-       OPT_DRY, OPT_NOBPF, OPT_MINAVAIL, OPT_NOSYSGUARD, OPT_VERBOSE, OPT_CHECK_HOST, OPT_VERSION, OPT_HELP };
+       OPT_DRY, OPT_NOBPF, OPT_MINAVAIL, OPT_NOSYSGUARD, OPT_VERBOSE, OPT_CHECK_HOST, OPT_VERSION, OPT_HELP,
+       OPT_KUBELET, OPT_KUBELET_TOKEN, OPT_KUBELET_CA, OPT_KUBELET_INSECURE };
+
+#define SA_DIR "/var/run/secrets/kubernetes.io/serviceaccount"
+
+/* --kubelet-token and --kubelet-ca must name readable files; left out,
+ * they are the pod's service-account files where those exist. */
+static int kubelet_options(struct kubelet_config *k)
+{
+	const char *given[] = { k->token_file, k->ca_file };
+	static const char *const names[] = { "--kubelet-token", "--kubelet-ca" };
+	static const char *const defaults[] = { SA_DIR "/token", SA_DIR "/ca.crt" };
+	const char **slot[] = { &k->token_file, &k->ca_file };
+
+	for (size_t i = 0; i < ARRAY_SIZE(given); i++) {
+		if (given[i] && !k->url) {
+			fprintf(stderr, "guardian: %s needs --kubelet URL\n", names[i]);
+			return -EINVAL;
+		}
+		if (given[i] && access(given[i], R_OK) < 0) {
+			fprintf(stderr, "guardian: %s '%s': %s\n", names[i], given[i], strerror(errno));
+			return -EINVAL;
+		}
+		if (!given[i] && k->url && access(defaults[i], R_OK) == 0)
+			*slot[i] = defaults[i];
+	}
+	if (k->insecure_tls && !k->url) {
+		fprintf(stderr, "guardian: --kubelet-insecure-tls needs --kubelet URL\n");
+		return -EINVAL;
+	}
+	return 0;
+}
 
 static int parse_args(int argc, char **argv, struct options *o)
 {
@@ -81,6 +119,10 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{ "verbose", no_argument, NULL, OPT_VERBOSE },
 		{ "check-host", no_argument, NULL, OPT_CHECK_HOST },
 		{ "version", no_argument, NULL, OPT_VERSION },
+		{ "kubelet", required_argument, NULL, OPT_KUBELET },
+		{ "kubelet-token", required_argument, NULL, OPT_KUBELET_TOKEN },
+		{ "kubelet-ca", required_argument, NULL, OPT_KUBELET_CA },
+		{ "kubelet-insecure-tls", no_argument, NULL, OPT_KUBELET_INSECURE },
 		{ "help", no_argument, NULL, OPT_HELP },
 		{},
 	};
@@ -121,6 +163,10 @@ static int parse_args(int argc, char **argv, struct options *o)
 			}
 			break;
 		case OPT_NOSYSGUARD: o->no_system_guard = true; break;
+		case OPT_KUBELET: o->kubelet.url = optarg; break;
+		case OPT_KUBELET_TOKEN: o->kubelet.token_file = optarg; break;
+		case OPT_KUBELET_CA: o->kubelet.ca_file = optarg; break;
+		case OPT_KUBELET_INSECURE: o->kubelet.insecure_tls = true; break;
 		case OPT_VERBOSE: o->verbose = true; break;
 		case OPT_CHECK_HOST: o->check_host_only = true; break;
 		case OPT_VERSION: printf("guardian %s\n", GUARDIAN_VERSION); return 1;
@@ -139,7 +185,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 		fprintf(stderr, "guardian: unexpected argument '%s'\nTry 'guardian --help'.\n", argv[optind]);
 		return -EINVAL;
 	}
-	return 0;
+	return kubelet_options(&o->kubelet);
 }
 
 /* Refuse a host whose memory controller is not usable through cgroup v2:
@@ -259,6 +305,7 @@ struct daemon {
 	struct control *control;
 	struct bpf_observers *bpf;
 	struct sysguard *sysguard;
+	struct kubelet *kubelet;
 	char *socket_path;
 	int lock_fd; /* <state-dir>/guardian.lock, held while guardian runs */
 };
@@ -413,6 +460,11 @@ static void on_bpf_signal(void *data, uint64_t cgroup_id, const struct signal_se
 		service_note_signal(svc, s);
 }
 
+static void on_kubelet_update(void *data)
+{
+	supervisor_kube_update(data);
+}
+
 static int daemon_setup(struct daemon *d, struct policy **policies, size_t n)
 {
 	struct supervisor_config scfg = { .state_dir = d->opt.state_dir, .cgroup_parent = d->opt.cgroup_parent,
@@ -452,6 +504,12 @@ static int daemon_setup(struct daemon *d, struct policy **policies, size_t n)
 	r = supervisor_new(d->loop, &d->cg, &scfg, &d->sup);
 	if (r < 0)
 		return r;
+	if (d->opt.kubelet.url) {
+		r = kubelet_new(d->loop, &d->opt.kubelet, on_kubelet_update, d->sup, &d->kubelet);
+		if (r < 0)
+			return log_error_errno(r, "cannot set up the kubelet client");
+		d->sup->kubelet = d->kubelet;
+	}
 	r = monitors_new(&(struct monitors_config){ .loop = d->loop, .watch = d->watch, .log = d->actions,
 						    .proc_root = d->opt.proc_root },
 			 &d->monitors);
@@ -502,6 +560,7 @@ static void daemon_done(struct daemon *d)
 	control_free(d->control);
 	sysguard_stop(d->sysguard);
 	supervisor_free(d->sup);
+	kubelet_free(d->kubelet);
 	bpf_observers_stop(d->bpf);
 	monitors_free(d->monitors);
 	cgwatch_free(d->watch);

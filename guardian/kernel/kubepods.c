@@ -203,3 +203,28 @@ int kube_pod_from_logs(const char *dir, const char *uid, char *ns, size_t ns_len
 	closedir(d);
 	return r;
 }
+
+int kube_container_from_logs(const char *dir, const char *id, char *name, size_t len)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	size_t il = strlen(id);
+	int r = -ENOENT;
+
+	if (!d)
+		return -errno;
+	while ((de = readdir(d))) {
+		const char *n = de->d_name, *first = strchr(n, '_'), *second = first ? strchr(first + 1, '_') : NULL;
+		size_t nl = strlen(n);
+
+		/* <pod>_<namespace>_<container>-<id>.log; none of the names has a '_' */
+		if (!second || il == 0 || nl < il + 6 || strcmp(n + nl - 4, ".log") != 0 ||
+		    strncmp(n + nl - 4 - il, id, il) != 0 || n[nl - 5 - il] != '-' || n + nl - 5 - il <= second + 1)
+			continue;
+		snprintf(name, len, "%.*s", (int)(n + nl - 5 - il - second - 1), second + 1);
+		r = 0;
+		break;
+	}
+	closedir(d);
+	return r;
+}

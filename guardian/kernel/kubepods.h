@@ -6,7 +6,8 @@
  *             right under kubepods.slice as kubepods-pod<UID>.slice)
  *   cgroupfs: kubepods/burstable/pod<UID>/<ID>, kubepods/besteffort/...,
  *             kubepods/pod<UID>/<ID> for Guaranteed
- * and the pod names the kubelet leaves in /var/log/pods. */
+ * and the pod and container names the kubelet leaves in /var/log/pods and
+ * /var/log/containers. */
 #pragma once
 
 #include <stdbool.h>
@@ -35,3 +36,8 @@ size_t kube_container_globs(enum kube_driver d, const char **ret, size_t max);
  * directories (<dir>/<namespace>_<pod>_<uid>/<container>/): -ENOENT when
  * it has none (yet). */
 int kube_pod_from_logs(const char *dir, const char *uid, char *ns, size_t ns_len, char *pod, size_t pod_len);
+
+/* The name of the container with this runtime id from the kubelet's
+ * container log links (<dir>/<pod>_<namespace>_<container>-<id>.log, dir
+ * normally /var/log/containers): -ENOENT when it has none. */
+int kube_container_from_logs(const char *dir, const char *id, char *name, size_t len);

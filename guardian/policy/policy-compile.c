@@ -726,6 +726,58 @@ static int f_kube_namespaces(struct pctx *c, const struct ynode *v, void *dst)
 	return string_list(c, v, "namespaces", f_string, &p->kube.namespaces, NULL);
 }
 
+static int f_kube_containers(struct pctx *c, const struct ynode *v, void *dst)
+{
+	struct policy *p = dst;
+
+	return string_list(c, v, "container names", f_string, &p->kube.containers, NULL);
+}
+
+/* labels: / annotations: {KEY: VALUE}: a pod must carry every one, with
+ * that value, as key, value, ..., NULL (the kubelet table's form). */
+static int kube_selector(struct pctx *c, const struct ynode *v, char ***ret)
+{
+	unsigned before = c->errors;
+	size_t n = 0;
+
+	if (v->kind != YNODE_MAP || v->n == 0) {
+		perr(c, v, "expected a map of KEY: VALUE a pod must carry, got %s", GOT(v));
+		return -EINVAL;
+	}
+	*ret = calloc(2 * v->n + 1, sizeof(char *));
+	if (!*ret) {
+		perr(c, v, "out of memory");
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < v->n; i++) {
+		size_t old = path_push_key(c, v->keys[i]->value), first = ynode_map_first_index(v, i);
+		const char *val;
+
+		if (first != i)
+			perr(c, v->keys[i], "duplicate key (first at line %u, column %u)", v->keys[first]->line,
+			     v->keys[first]->col);
+		else if (read_scalar(c, v->items[i], "a string", &val) == 0) {
+			(*ret)[n] = strdup(v->keys[i]->value);
+			(*ret)[n + 1] = strdup(val);
+			if (!(*ret)[n] || !(*ret)[n + 1])
+				perr(c, v->items[i], "out of memory");
+			n += 2;
+		}
+		path_pop(c, old);
+	}
+	return c->errors == before ? 0 : -EINVAL;
+}
+
+static int f_kube_labels(struct pctx *c, const struct ynode *v, void *dst)
+{
+	return kube_selector(c, v, &((struct policy *)dst)->kube.labels);
+}
+
+static int f_kube_annotations(struct pctx *c, const struct ynode *v, void *dst)
+{
+	return kube_selector(c, v, &((struct policy *)dst)->kube.annotations);
+}
+
 static int f_kube_qos(struct pctx *c, const struct ynode *v, void *dst)
 {
 	struct policy *p = dst;
@@ -775,6 +827,9 @@ static int f_watch_kube(struct pctx *c, const struct ynode *v, void *dst)
 {
 	static const struct field fields[] = {
 		FIELD("namespaces", f_kube_namespaces, 0),
+		FIELD("labels", f_kube_labels, 0),
+		FIELD("annotations", f_kube_annotations, 0),
+		FIELD("containers", f_kube_containers, 0),
 		FIELD("qos", f_kube_qos, 0),
 		FIELD("cgroup_driver", f_kube_driver, 0),
 		FIELD("pod_logs", f_abs_path, offsetof(struct policy, kube.pod_logs)),

@@ -343,6 +343,9 @@ void policy_free(struct policy *p)
 	free(p->rules);
 	strv_free(p->watch_cgroups);
 	strv_free(p->kube.namespaces);
+	strv_free(p->kube.labels);
+	strv_free(p->kube.annotations);
+	strv_free(p->kube.containers);
 	free(p->kube.pod_logs);
 	free(p);
 }
@@ -360,7 +363,7 @@ int policy_instance(const struct policy *p, const char *name, struct policy **re
 	q->service = strdup(name);
 	q->watch_cgroups = NULL;
 	q->n_watch_cgroups = 0;
-	q->kube.namespaces = NULL;
+	q->kube.namespaces = q->kube.labels = q->kube.annotations = q->kube.containers = NULL;
 	q->kube.pod_logs = NULL;
 	q->rules = p->n_rules ? calloc(p->n_rules, sizeof(*q->rules)) : NULL;
 	if (!q->path || !q->service || (p->n_rules && !q->rules)) {

@@ -180,6 +180,9 @@ struct policy {
 		bool on;
 		int driver;         /* enum kube_driver, or -1: both layouts */
 		char **namespaces;  /* NULL: all */
+		char **labels;      /* KEY, VALUE, ..., NULL: a pod must carry all; NULL: any */
+		char **annotations; /* likewise */
+		char **containers;  /* container names; NULL: all */
 		unsigned qos_mask;  /* 1 << enum kube_qos; 0: all */
 		char *pod_logs;     /* the kubelet's pod log directory: /var/log/pods */
 	} kube;

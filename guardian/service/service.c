@@ -989,8 +989,18 @@ struct json_object *service_kube_json(const struct service *svc)
 	json_object_object_add(o, "namespace", k->namespace_[0] ? json_object_new_string(k->namespace_) : NULL);
 	json_object_object_add(o, "pod", k->pod[0] ? json_object_new_string(k->pod) : NULL);
 	json_object_object_add(o, "pod_uid", json_object_new_string(k->pod_uid));
+	if (k->container[0])
+		json_object_object_add(o, "container", json_object_new_string(k->container));
 	json_object_object_add(o, "container_id", json_object_new_string(k->container_id));
 	json_object_object_add(o, "qos", json_object_new_string(kube_qos_to_string(k->qos)));
+	if (k->priority_class[0])
+		json_object_object_add(o, "priority_class", json_object_new_string(k->priority_class));
+	if (strcmp(k->source, "kubelet") == 0)
+		json_object_object_add(o, "priority", json_object_new_int64(k->pod_priority));
+	if (k->memory_request)
+		json_object_object_add(o, "memory_request", json_object_new_uint64(k->memory_request));
+	if (k->overrides[0])
+		json_object_object_add(o, "annotations_applied", json_object_new_string(k->overrides));
 	json_object_object_add(o, "names_from", json_object_new_string(k->source));
 	return o;
 }

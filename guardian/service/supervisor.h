@@ -14,17 +14,25 @@
 #include "lifecycle.h"
 #include "procs.h"
 #include "kubepods.h"
+#include "kubelet.h"
 
 struct supervisor;
 
 /* A pod container's identity (a kubernetes watch): from its cgroup path
- * (uid, container id, QoS) and the kubelet's pod log directories (the
- * namespace and pod name, when they are there). */
+ * (uid, container id, QoS), then from the kubelet's /pods (names, the
+ * container's name and memory request, the pod's priority, guardian's
+ * annotations), or where the kubelet cannot be asked from its log
+ * directories (namespace, pod and container names). */
 struct service_kube {
 	char namespace_[64], pod[254];  /* "" when not known (yet) */
+	char container[64];             /* the container's name; "" when not known */
 	char pod_uid[40], container_id[72];
 	enum kube_qos qos;
-	const char *source;             /* where the names came from: "pod-logs" or "cgroup" */
+	char priority_class[254];
+	int64_t pod_priority;           /* the priority class's value; 0 when not known */
+	uint64_t memory_request;        /* bytes; 0: none, or not known */
+	char overrides[160];            /* the guardian.dev/ annotations applied, "" for none */
+	const char *source;             /* where the names came from: "kubelet", "pod-logs" or "cgroup" */
 };
 
 struct service {
@@ -126,6 +134,7 @@ struct supervisor {
 	char boot_id[64];         /* this boot's, read at the first save */
 	struct watch_set **watches; /* the policies with watch: */
 	size_t n_watches;
+	struct kubelet *kubelet;    /* not owned: the node's kubelet, or NULL */
 };
 
 /* Decide where services live, move guardian into a leaf if the kernel's
@@ -148,6 +157,10 @@ int supervisor_add(struct supervisor *s, struct policy *p, struct service **ret)
  * forgotten. supervisor_unwatch_all forgets them all (a reload, exit). */
 int supervisor_watch(struct supervisor *s, struct policy *p);
 void supervisor_unwatch_all(struct supervisor *s);
+/* The kubelet's table changed (or the kubelet failed): containers that
+ * waited for their pod's metadata are guarded (or left) now, and those
+ * named another way get the kubelet's names. */
+void supervisor_kube_update(struct supervisor *s);
 /* Only the directory watches and the watch policies (guardian's exit,
  * where the services are freed right after). */
 void supervisor_unwatch_dirs(struct supervisor *s);

@@ -22,12 +22,24 @@ struct watch_dir {
 	struct cgwatch_entry *entry;
 };
 
+struct kube_pending {
+	char *path;     /* the container's cgroup, below the root */
+	unsigned since; /* kubelet_fetches() when it was first seen */
+};
+
+struct kube_override {
+	bool has_protected, protected_, has_dry_run, dry_run, has_priority;
+	int priority;
+};
+
 struct watch_set {
 	struct supervisor *sup;
 	struct policy *policy; /* the watch policy; each cgroup gets a copy */
 	struct watch_dir **dirs;
 	size_t n_dirs;
 	struct loop_source *rescan; /* one read of it all after lost events */
+	struct kube_pending *pending; /* containers waiting for the kubelet */
+	size_t n_pending;
 };
 
 static unsigned glob_depth(const char *glob)
@@ -69,6 +81,10 @@ static void dir_free(struct watch_dir *d)
 }
 
 #define POD_LOGS "/var/log/pods"
+/* Fetches of the kubelet a new container waits through for its pod to be
+ * listed (the one it asked for and one more) before it is named from the
+ * log directories: a pod the kubelet does not list is not waited for. */
+#define KUBELET_WAIT_FETCHES 2
 
 static bool in_list(char *const *v, const char *s)
 {
@@ -78,40 +94,206 @@ static bool in_list(char *const *v, const char *s)
 	return false;
 }
 
+/* Every KEY, VALUE of want is in have. */
+static bool meta_match(char *const *want, char *const *have)
+{
+	for (; want && want[0] && want[1]; want += 2) {
+		const char *v = kube_meta_get(have, want[0]);
+
+		if (!v || strcmp(v, want[1]) != 0)
+			return false;
+	}
+	return true;
+}
+
+enum identify { KUBE_TAKE, KUBE_SKIP, KUBE_WAIT };
+
+static bool parse_bool_annotation(const char *s, bool *ret)
+{
+	if (strcmp(s, "true") == 0 || strcmp(s, "yes") == 0 || strcmp(s, "1") == 0)
+		*ret = true;
+	else if (strcmp(s, "false") == 0 || strcmp(s, "no") == 0 || strcmp(s, "0") == 0)
+		*ret = false;
+	else
+		return false;
+	return true;
+}
+
+/* The pod's guardian.dev/ annotations over the policy's values: ignore
+ * (not guarded at all), protected, priority, dry-run. A value that does
+ * not parse is said and left out. Returns false for ignore. */
+static bool pod_overrides(const struct kube_pod *pod, const char *path, struct service_kube *k,
+			  struct kube_override *o)
+{
+	static const char *const keys[] = { "guardian.dev/ignore", "guardian.dev/protected", "guardian.dev/dry-run",
+					    "guardian.dev/priority" };
+	size_t len = 0;
+
+	*o = (struct kube_override){ 0 };
+	for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
+		const char *v = kube_meta_get(pod->annotations, keys[i]);
+		bool b = false, ok;
+		int64_t n = 0;
+
+		if (!v)
+			continue;
+		if (i == 3)
+			ok = parse_i64(v, &n) == 0 && n >= -1000000 && n <= 1000000;
+		else
+			ok = parse_bool_annotation(v, &b);
+		if (!ok) {
+			log_warning("%s: pod %s/%s: annotation %s: '%s' is not %s; left out", path, pod->namespace_,
+				    pod->name, keys[i], v, i == 3 ? "an integer (-1000000..1000000)" : "true or false");
+			continue;
+		}
+		if (i == 0 && b)
+			return false;
+		if (i == 1)
+			o->has_protected = true, o->protected_ = b;
+		else if (i == 2)
+			o->has_dry_run = true, o->dry_run = b;
+		else if (i == 3)
+			o->has_priority = true, o->priority = (int)n;
+		if (i > 0 && len < sizeof(k->overrides))
+			len += (size_t)snprintf(k->overrides + len, sizeof(k->overrides) - len, "%s%s=%s", len ? " " : "",
+						keys[i] + strlen("guardian.dev/"), v);
+	}
+	return true;
+}
+
+static void kube_from_pod(struct service_kube *k, const struct kube_pod *pod)
+{
+	const struct kube_container *c = kube_pod_container(pod, k->container_id);
+
+	snprintf(k->namespace_, sizeof(k->namespace_), "%s", pod->namespace_);
+	snprintf(k->pod, sizeof(k->pod), "%s", pod->name);
+	snprintf(k->priority_class, sizeof(k->priority_class), "%s", pod->priority_class ?: "");
+	k->pod_priority = pod->priority;
+	if (c) {
+		snprintf(k->container, sizeof(k->container), "%s", c->name);
+		k->memory_request = c->memory_request;
+	}
+	k->source = "kubelet";
+}
+
+/* Names from the kubelet's log directories: /var/log/pods for the pod,
+ * /var/log/containers (beside it) for the container. */
+static void kube_from_logs(struct service_kube *k, const char *pod_logs)
+{
+	_cleanup_free_ char *containers = NULL;
+	const char *slash = strrchr(pod_logs, '/');
+
+	k->source = kube_pod_from_logs(pod_logs, k->pod_uid, k->namespace_, sizeof(k->namespace_), k->pod,
+				       sizeof(k->pod)) == 0 ? "pod-logs" : "cgroup";
+	if (slash && asprintf(&containers, "%.*s/containers", (int)(slash - pod_logs), pod_logs) >= 0)
+		(void)kube_container_from_logs(containers, k->container_id, k->container, sizeof(k->container));
+}
+
 /* A pod container found by a kubernetes watch: who it is, and whether
- * the policy's namespaces and QoS classes take it. The name it goes by:
- * NAMESPACE/POD/ID (the first 12 of its container id), or pod-UID/ID
- * while the kubelet's log directory does not name the pod. */
-static struct service_kube *kube_identify(const struct watch_set *ws, const char *path, char *name, size_t len)
+ * the policy's selectors take it. With a kubelet, a container whose pod
+ * it does not list yet waits for its next fetch (KUBE_WAIT); without one,
+ * or once it failed, the names come from the log directories, and
+ * selectors on labels or annotations cannot take the container. The
+ * name it goes by: NAMESPACE/POD/ID (the first 12 of its container id),
+ * or pod-UID/ID while nothing names the pod. */
+static enum identify kube_identify(const struct watch_set *ws, const char *path, unsigned waited, char *name,
+				   size_t len, struct service_kube **ret, struct kube_override *o)
 {
 	const struct policy *p = ws->policy;
+	struct kubelet *kl = ws->sup->kubelet;
+	const struct kube_pod *pod = NULL;
+	_cleanup_free_ struct service_kube *k = NULL;
 	struct kube_cgroup kc;
-	struct service_kube *k;
 
+	*o = (struct kube_override){ 0 };
 	if (kube_parse_cgroup(path, &kc) < 0)
-		return NULL; /* a glob's match that is no container of the layout */
+		return KUBE_SKIP; /* a glob's match that is no container of the layout */
 	if (p->kube.qos_mask && !(p->kube.qos_mask & (1u << kc.qos)))
-		return NULL;
+		return KUBE_SKIP;
 	k = calloc(1, sizeof(*k));
 	if (!k)
-		return NULL;
+		return KUBE_SKIP;
 	k->qos = kc.qos;
 	snprintf(k->pod_uid, sizeof(k->pod_uid), "%s", kc.pod_uid);
 	snprintf(k->container_id, sizeof(k->container_id), "%s", kc.container_id);
-	k->source = kube_pod_from_logs(p->kube.pod_logs ?: POD_LOGS, kc.pod_uid, k->namespace_, sizeof(k->namespace_),
-				       k->pod, sizeof(k->pod)) == 0 ? "pod-logs" : "cgroup";
+	if (kl)
+		pod = kube_pods_find(kubelet_pods(kl), kc.pod_uid);
+	if (pod && (kube_pod_container(pod, kc.container_id) || waited >= KUBELET_WAIT_FETCHES))
+		kube_from_pod(k, pod);
+	else if (kl && kubelet_worth_waiting(kl) && waited < KUBELET_WAIT_FETCHES) {
+		/* The pod, or its container's id, is not listed yet. */
+		kubelet_refresh(kl);
+		return KUBE_WAIT;
+	} else if (pod)
+		kube_from_pod(k, pod);
+	else
+		kube_from_logs(k, p->kube.pod_logs ?: POD_LOGS);
+
 	if (p->kube.namespaces && !in_list(p->kube.namespaces, k->namespace_)) {
 		if (!k->namespace_[0])
-			log_info("%s: pod %s has no log directory in %s yet: its namespace is unknown, so the "
-				 "namespaces of %s cannot take it", path, kc.pod_uid, p->kube.pod_logs ?: POD_LOGS, p->path);
-		free(k);
-		return NULL;
+			log_info("%s: pod %s is named by nothing yet (no kubelet, no log directory in %s): its "
+				 "namespace is unknown, so the namespaces of %s cannot take it",
+				 path, kc.pod_uid, p->kube.pod_logs ?: POD_LOGS, p->path);
+		return KUBE_SKIP;
+	}
+	if ((p->kube.labels || p->kube.annotations) &&
+	    (!pod || !meta_match(p->kube.labels, pod->labels) || !meta_match(p->kube.annotations, pod->annotations))) {
+		if (!pod)
+			log_info("%s: pod %s is not known to the kubelet%s: the labels and annotations of %s cannot "
+				 "take it", path, kc.pod_uid, kl ? "" : " (no --kubelet)", p->path);
+		return KUBE_SKIP;
+	}
+	if (p->kube.containers && !in_list(p->kube.containers, k->container)) {
+		if (!k->container[0])
+			log_info("%s: the container's name is unknown, so the containers of %s cannot take it", path,
+				 p->path);
+		return KUBE_SKIP;
+	}
+	if (pod && !pod_overrides(pod, path, k, o)) {
+		log_info("%s: pod %s/%s says guardian.dev/ignore: not guarded", path, pod->namespace_, pod->name);
+		return KUBE_SKIP;
 	}
 	if (k->namespace_[0])
 		snprintf(name, len, "%s/%s/%.12s", k->namespace_, k->pod, k->container_id);
 	else
 		snprintf(name, len, "pod-%s/%.12s", k->pod_uid, k->container_id);
-	return k;
+	*ret = TAKE_PTR(k);
+	return KUBE_TAKE;
+}
+
+/* Containers waiting for the kubelet to list their pod. */
+static int pending_add(struct watch_set *ws, const char *path, unsigned since)
+{
+	struct kube_pending *v;
+
+	for (size_t i = 0; i < ws->n_pending; i++)
+		if (strcmp(ws->pending[i].path, path) == 0)
+			return 0;
+	v = realloc(ws->pending, (ws->n_pending + 1) * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	ws->pending = v;
+	v[ws->n_pending].path = strdup(path);
+	if (!v[ws->n_pending].path)
+		return -ENOMEM;
+	v[ws->n_pending++].since = since;
+	return 0;
+}
+
+/* Forget a waiting container (its cgroup went); with prefix, all below path. */
+static void pending_drop(struct watch_set *ws, const char *path, bool prefix)
+{
+	size_t len = strlen(path);
+
+	for (size_t i = 0; i < ws->n_pending;) {
+		const char *q = ws->pending[i].path;
+
+		if (strcmp(q, path) == 0 || (prefix && strncmp(q, path, len) == 0 && q[len] == '/')) {
+			free(ws->pending[i].path);
+			ws->pending[i] = ws->pending[--ws->n_pending];
+		} else
+			i++;
+	}
 }
 
 /* guardian's own cgroup (where it and its launched services live), what
@@ -128,11 +310,14 @@ static bool is_ours(const struct supervisor *s, const char *path)
 	return strncmp(path, parent, pl) == 0 && path[pl] == '/';
 }
 
-static void guard(struct watch_set *ws, const char *cgpath)
+/* Guard the cgroup at cgpath; since: the kubelet's fetch count when it
+ * was first seen (how long it has waited for its pod to be listed). */
+static void guard_since(struct watch_set *ws, const char *cgpath, unsigned since)
 {
 	struct supervisor *s = ws->sup;
 	struct policy *p = NULL;
 	struct service_kube *kube = NULL;
+	struct kube_override o = { 0 };
 	char kname[400];
 	const char *path = cgpath;
 	struct service *svc, *other;
@@ -143,9 +328,18 @@ static void guard(struct watch_set *ws, const char *cgpath)
 		return;
 	}
 	if (ws->policy->kube.on) {
-		kube = kube_identify(ws, cgpath, kname, sizeof(kname));
-		if (!kube)
+		unsigned now = s->kubelet ? kubelet_fetches(s->kubelet) : 0;
+
+		switch (kube_identify(ws, cgpath, now - since, kname, sizeof(kname), &kube, &o)) {
+		case KUBE_SKIP:
 			return;
+		case KUBE_WAIT:
+			if (pending_add(ws, cgpath, since) < 0)
+				log_warning("%s: out of memory: not waiting for the kubelet to name it", cgpath);
+			return;
+		case KUBE_TAKE:
+			break;
+		}
 		path = kname;
 	}
 	other = supervisor_find(s, path);
@@ -166,6 +360,12 @@ static void guard(struct watch_set *ws, const char *cgpath)
 		log_warning_errno(r, "%s: cannot guard it", path);
 		return;
 	}
+	if (o.has_protected)
+		p->protected_ = o.protected_;
+	if (o.has_priority)
+		p->priority = o.priority;
+	if (o.has_dry_run)
+		p->dry_run = o.dry_run;
 	svc->watch = ws;
 	svc->watched = true;
 	svc->kube = kube;
@@ -177,10 +377,17 @@ static void guard(struct watch_set *ws, const char *cgpath)
 	}
 }
 
+static void guard(struct watch_set *ws, const char *cgpath)
+{
+	guard_since(ws, cgpath, ws->sup->kubelet ? kubelet_fetches(ws->sup->kubelet) : 0);
+}
+
 static void unguard(struct watch_set *ws, const char *path, bool prefix)
 {
 	struct supervisor *s = ws->sup;
 	size_t len = strlen(path);
+
+	pending_drop(ws, path, prefix);
 
 	for (size_t i = 0; i < s->n_services; i++) {
 		struct service *svc = s->services[i];
@@ -386,6 +593,9 @@ int supervisor_watch(struct supervisor *s, struct policy *p)
 static void set_free(struct watch_set *ws)
 {
 	loop_source_freep(&ws->rescan);
+	for (size_t i = 0; i < ws->n_pending; i++)
+		free(ws->pending[i].path);
+	free(ws->pending);
 	for (size_t i = 0; i < ws->n_dirs; i++)
 		dir_free(ws->dirs[i]);
 	free(ws->dirs);
@@ -412,4 +622,41 @@ void supervisor_unwatch_all(struct supervisor *s)
 		if (s->services[i]->watch)
 			service_watch_end(s->services[i], "its watch policy was reloaded");
 	supervisor_unwatch_dirs(s);
+}
+
+void supervisor_kube_update(struct supervisor *s)
+{
+	const struct kube_pods *pods = s->kubelet ? kubelet_pods(s->kubelet) : NULL;
+
+	for (size_t i = 0; i < s->n_watches; i++) {
+		struct watch_set *ws = s->watches[i];
+		struct kube_pending *v = ws->pending;
+		size_t n = ws->n_pending;
+
+		if (!ws->policy->kube.on || n == 0)
+			continue;
+		/* Each is seen again as if just made; one that still waits is
+		 * queued anew. */
+		ws->pending = NULL;
+		ws->n_pending = 0;
+		for (size_t k = 0; k < n; k++) {
+			struct stat st;
+
+			if (fstatat(s->cg->root_fd, v[k].path, &st, 0) == 0)
+				guard_since(ws, v[k].path, v[k].since);
+			free(v[k].path);
+		}
+		free(v);
+	}
+	/* Guarded while the kubelet could not be asked: its names now. */
+	for (size_t i = 0; pods && i < s->n_services; i++) {
+		struct service *svc = s->services[i];
+		const struct kube_pod *pod;
+
+		if (svc->kube && !svc->removed && strcmp(svc->kube->source, "kubelet") != 0 &&
+		    (pod = kube_pods_find(pods, svc->kube->pod_uid))) {
+			kube_from_pod(svc->kube, pod);
+			supervisor_service_changed(svc);
+		}
+	}
 }

@@ -123,6 +123,26 @@ static void test_pod_names_from_the_kubelets_log_directories(void **state)
 	assert_int_equal(kube_pod_from_logs(dir, UID, ns, sizeof(ns), pod, sizeof(pod)), -ENOENT);
 }
 
+static void test_container_names_from_the_kubelets_log_links(void **state)
+{
+	char dir[256], path[512], name[64];
+
+	tmptree_new(dir, sizeof(dir), "containers");
+	snprintf(path, sizeof(path), "%s/coredns-5d78c9869d-abcde_kube-system_coredns-%s.log", dir, CID);
+	tmptree_write(path, "");
+	snprintf(path, sizeof(path), "%s/web-0_shop_nginx-%s.log", dir, "2222222222222222");
+	tmptree_write(path, "");
+	assert_int_equal(kube_container_from_logs(dir, CID, name, sizeof(name)), 0);
+	assert_string_equal(name, "coredns");
+	assert_int_equal(kube_container_from_logs(dir, "2222222222222222", name, sizeof(name)), 0);
+	assert_string_equal(name, "nginx");
+	/* A prefix of an id is not the id. */
+	assert_int_equal(kube_container_from_logs(dir, "22222222", name, sizeof(name)), -ENOENT);
+	assert_int_equal(kube_container_from_logs(dir, "", name, sizeof(name)), -ENOENT);
+	tmptree_remove(dir);
+	assert_true(kube_container_from_logs(dir, CID, name, sizeof(name)) < 0);
+}
+
 static void test_qos_names_are_the_apis(void **state)
 {
 	enum kube_qos q;
@@ -138,6 +158,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_systemd_driver_every_qos_class_and_runtime),
 		cmocka_unit_test(test_cgroupfs_driver_every_qos_class),
+		cmocka_unit_test(test_container_names_from_the_kubelets_log_links),
 		cmocka_unit_test(test_what_is_not_a_container_cgroup),
 		cmocka_unit_test(test_container_globs_match_both_layouts),
 		cmocka_unit_test(test_pod_names_from_the_kubelets_log_directories),

@@ -433,11 +433,22 @@ static void test_watch_kubernetes_policy(void **state)
 	assert_null(p->kube.namespaces[2]);
 	assert_int_equal(p->kube.qos_mask, (1u << KUBE_QOS_BESTEFFORT) | (1u << KUBE_QOS_BURSTABLE));
 	assert_string_equal(p->kube.pod_logs, "/var/log/pods");
+	assert_string_equal(p->kube.labels[0], "app");
+	assert_string_equal(p->kube.labels[1], "worker");
+	assert_string_equal(p->kube.labels[2], "tier");
+	assert_string_equal(p->kube.labels[3], "batch");
+	assert_null(p->kube.labels[4]);
+	assert_string_equal(p->kube.annotations[0], "example.com/guard");
+	assert_string_equal(p->kube.annotations[1], "yes");
+	assert_string_equal(p->kube.containers[1], "sidecar");
+	assert_null(p->kube.containers[2]);
 	policy_free(p);
 	EXPECT_ERRORS("bad/watch-kube.yaml",
 		      "bad/watch-kube.yaml:3:22: watch.kubernetes.qos[0]: expected Guaranteed, Burstable or BestEffort, got 'Besteffort'",
 		      "bad/watch-kube.yaml:3:50: watch.kubernetes.cgroup_driver: expected systemd, cgroupfs or auto (both layouts), got 'docker'",
-		      "bad/watch-kube.yaml:3:58: watch.kubernetes.labels: unknown key");
+		      "bad/watch-kube.yaml:3:58: watch.kubernetes.label: unknown key (did you mean 'labels'?)",
+		      "bad/watch-kube.yaml:3:85: watch.kubernetes.labels: expected a map of KEY: VALUE a pod must carry, got a list",
+		      "bad/watch-kube.yaml:3:104: watch.kubernetes.containers: expected a list of container names, got a map");
 	EXPECT_ERRORS("bad/watch-both.yaml",
 		      "bad/watch-both.yaml:2:8: watch: give cgroups (globs of cgroup paths) or kubernetes (the node's pods), one of the two");
 }

@@ -76,3 +76,32 @@ guardian_cleanup() {
 # The daemon and its services go before lib.sh's cleanup, which must still
 # see the script's own exit status.
 trap '_st=$?; guardian_cleanup; (exit $_st); _lib_cleanup' EXIT
+
+# --- Kubernetes node mode: the test plays the kubelet and its runtime
+
+# mkpath DIR: each level made with the controllers on for its children,
+# as the kubelet and systemd leave them.
+mkpath() {
+	local rel=${1#"$CG_ROOT"/} p=$CG_ROOT seg
+	IFS=/ read -ra segs <<<"$rel"
+	for seg in "${segs[@]}"; do
+		echo "+memory +pids" >"$p/cgroup.subtree_control" 2>/dev/null
+		p=$p/$seg
+		mkdir -p "$p" || return 1
+	done
+}
+kube_cleanup() {
+	local d
+	for d in "$CG_ROOT/kubepods" "$CG_ROOT/kubepods.slice"; do
+		[ -d "$d" ] || continue
+		cg_kill "$d"
+		find "$d" -depth -type d -exec rmdir {} \; 2>/dev/null
+	done
+}
+kube_field() { # SERVICE KEY: one field of the service's "kubernetes" status
+	"$GUARDCTL" status "$1" --json 2>/dev/null | python3 -c '
+import json, sys
+k = json.load(sys.stdin)["services"][0].get("kubernetes") or {}
+print(k.get(sys.argv[1]) or "")' "$2"
+}
+

@@ -25,35 +25,9 @@ BE=batch/leaky-0/${BE_CID:0:12}
 G=prod/db-0/${G_CID:0:12}
 BU=pod-$BU_UID/${BU_CID:0:12}
 
-# mkpath DIR: each level made with the controllers on for its children,
-# as the kubelet and systemd leave them.
-mkpath() {
-	local rel=${1#"$CG_ROOT"/} p=$CG_ROOT seg
-	IFS=/ read -ra segs <<<"$rel"
-	for seg in "${segs[@]}"; do
-		echo "+memory +pids" >"$p/cgroup.subtree_control" 2>/dev/null
-		p=$p/$seg
-		mkdir -p "$p" || return 1
-	done
-}
-kube_cleanup() {
-	local d
-	for d in "$CG_ROOT/kubepods" "$CG_ROOT/kubepods.slice"; do
-		[ -d "$d" ] || continue
-		cg_kill "$d"
-		find "$d" -depth -type d -exec rmdir {} \; 2>/dev/null
-	done
-}
 trap '_st=$?; guardian_cleanup; kube_cleanup; (exit $_st); _lib_cleanup' EXIT
 
 meminfo_mb() { awk -v k="$1:" '$1 == k { print int($2 / 1024) }' /proc/meminfo; }
-kube_field() { # SERVICE KEY: one field of the service's "kubernetes" status
-	"$GUARDCTL" status "$1" --json 2>/dev/null | python3 -c '
-import json, sys
-k = json.load(sys.stdin)["services"][0].get("kubernetes") or {}
-print(k.get(sys.argv[1]) or "")' "$2"
-}
-
 PODS=$T/pods
 mkdir -p "$PODS/batch_leaky-0_$BE_UID/app" "$PODS/prod_db-0_$G_UID/db"
 P=$T/policies

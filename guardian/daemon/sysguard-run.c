@@ -174,6 +174,12 @@ static int gather(struct sysguard *g, usec_t now, struct candidates *cs)
 				    : svc->kube->qos == KUBE_QOS_BESTEFFORT ? VICTIM_BESTEFFORT : VICTIM_BURSTABLE;
 		c->priority = p->priority;
 		c->memory_low = p->limits.memory_low.set ? p->limits.memory_low.value : 0;
+		if (svc->kube && !p->limits.memory_low.set && svc->kube->memory_request) {
+			c->memory_low = svc->kube->memory_request;
+			c->low_is_request = true;
+		}
+		if (svc->kube)
+			c->pod_priority = svc->kube->pod_priority;
 		/* The faster of the engine's fit and our own figure from this
 		 * tick's working set: a calm service's engine samples every few
 		 * seconds only, and a growth that just began is not in its fit

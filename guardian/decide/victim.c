@@ -46,6 +46,9 @@ static int compare_keys(const struct victim_candidate *a, const struct victim_ca
 	*ret_key = VICTIM_KEY_ABOVE_LOW;
 	if (sa != sb)
 		return sa > sb ? -1 : 1;
+	*ret_key = VICTIM_KEY_POD_PRIORITY;
+	if (a->pod_priority != b->pod_priority)
+		return a->pod_priority < b->pod_priority ? -1 : 1;
 	*ret_key = VICTIM_KEY_GROWTH;
 	if (a->growth_bps != b->growth_bps)
 		return a->growth_bps > b->growth_bps ? -1 : 1;
@@ -91,8 +94,12 @@ static void describe(const struct victim_candidate *a, const struct victim_candi
 			 ahead ? "<" : ">", b->priority);
 		break;
 	case VICTIM_KEY_ABOVE_LOW:
-		snprintf(buf, len, "%s %s: same priority %d; %.0f MiB above memory.low vs %.0f MiB", rel,
-			 b->service, a->priority, la, lb);
+		snprintf(buf, len, "%s %s: same priority %d; %.0f MiB above %s vs %.0f MiB", rel, b->service,
+			 a->priority, la, a->low_is_request ? "its memory request" : "memory.low", lb);
+		break;
+	case VICTIM_KEY_POD_PRIORITY:
+		snprintf(buf, len, "%s %s: same priority and usage; pod priority class %lld %s %lld", rel, b->service,
+			 (long long)a->pod_priority, ahead ? "<" : ">", (long long)b->pod_priority);
 		break;
 	case VICTIM_KEY_GROWTH:
 		snprintf(buf, len, "%s %s: same priority, above memory.low alike (%.0f vs %.0f MiB); "
@@ -142,6 +149,7 @@ const char *victim_key_to_string(enum victim_key k)
 		[VICTIM_KEY_QOS] = "qos",
 		[VICTIM_KEY_PRIORITY] = "priority",
 		[VICTIM_KEY_ABOVE_LOW] = "above_memory_low",
+		[VICTIM_KEY_POD_PRIORITY] = "pod_priority",
 		[VICTIM_KEY_GROWTH] = "growth",
 		[VICTIM_KEY_NAME] = "name",
 		[VICTIM_KEY_ONLY] = "only",

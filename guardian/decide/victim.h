@@ -29,6 +29,11 @@ struct victim_candidate {
 	 * a big cache is not the one exhausting the machine. */
 	uint64_t usage;
 	uint64_t memory_low;  /* bytes; 0 when unset, UINT64_MAX for "max" */
+	/* A pod container: memory_low holds its memory request (the usage a
+	 * Burstable pod is ranked above, as the kubelet does), and the pod's
+	 * priority class value breaks what is left of a tie. */
+	bool low_is_request;
+	int64_t pod_priority; /* lower goes first; 0 when not a pod */
 	double growth_bps;    /* bytes per second; 0 when unknown */
 };
 
@@ -39,6 +44,7 @@ enum victim_key {
 	VICTIM_KEY_QOS,
 	VICTIM_KEY_PRIORITY,
 	VICTIM_KEY_ABOVE_LOW,
+	VICTIM_KEY_POD_PRIORITY,
 	VICTIM_KEY_GROWTH,
 	VICTIM_KEY_NAME,   /* a full tie: by name, so the order is stable */
 	VICTIM_KEY_ONLY,   /* the only candidate */
@@ -53,8 +59,9 @@ struct victim_rank {
 
 /* Rank the candidates: protected ones never appear; then by eviction
  * class (BestEffort pods first, then Burstable); then the lowest
- * priority first; then the most above its memory.low (in
- * VICTIM_USAGE_GRAIN steps); then the fastest growing; then by name.
+ * priority first; then the most above its memory.low or, for a pod
+ * container, its memory request (in VICTIM_USAGE_GRAIN steps); then the
+ * lowest pod priority class; then the fastest growing; then by name.
  * out must hold n entries; returns how many were ranked (0: nobody may be
  * chosen). The same candidates in any order give the same ranking. */
 size_t victim_rank(const struct victim_candidate *c, size_t n, struct victim_rank *out);

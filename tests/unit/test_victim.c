@@ -70,6 +70,34 @@ static void pods_go_in_the_kubelets_eviction_order(void **state)
 	assert_int_equal(r[2].key, VICTIM_KEY_PRIORITY);
 }
 
+/* Burstable pods: the most above its memory request goes first, not the
+ * biggest; at equal excess the lower priority class goes first. */
+static void burstable_pods_by_usage_above_request_then_priority_class(void **state)
+{
+	struct victim_candidate c[] = {
+		cand("big-within-request", 0, 900, 1024, 0),  /* 900 MiB used of a 1 GiB request */
+		cand("small-over-request", 0, 300, 64, 0),     /* 236 MiB over its 64 MiB request */
+		cand("same-over-critical", 0, 300, 64, 0),
+	};
+	struct victim_rank r[3];
+
+	for (size_t i = 0; i < 3; i++) {
+		c[i].eviction_class = VICTIM_BURSTABLE;
+		c[i].low_is_request = true;
+	}
+	c[1].pod_priority = 0;
+	c[2].pod_priority = 2000000000;
+	assert_int_equal(victim_rank(c, 3, r), 3);
+	assert_string_equal(nth(c, r, 0), "small-over-request");
+	assert_string_equal(nth(c, r, 1), "same-over-critical");
+	assert_string_equal(nth(c, r, 2), "big-within-request");
+	assert_int_equal(r[0].key, VICTIM_KEY_POD_PRIORITY);
+	assert_string_equal(r[0].reason,
+			    "before same-over-critical: same priority and usage; pod priority class 0 < 2000000000");
+	assert_int_equal(r[1].key, VICTIM_KEY_ABOVE_LOW);
+	assert_string_equal(r[1].reason, "before big-within-request: same priority 0; 236 MiB above its memory request vs -124 MiB");
+}
+
 static void negative_priorities_go_before_zero(void **state)
 {
 	struct victim_candidate c[] = { cand("a", 0, 10, 0, 0), cand("b", -100, 10, 0, 0) };
@@ -220,6 +248,7 @@ int main(void)
 		cmocka_unit_test(any_input_order_gives_the_same_ranking),
 		cmocka_unit_test(every_place_has_a_reason),
 		cmocka_unit_test(pods_go_in_the_kubelets_eviction_order),
+		cmocka_unit_test(burstable_pods_by_usage_above_request_then_priority_class),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

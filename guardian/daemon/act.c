@@ -51,16 +51,28 @@ static int do_throttle(struct service *svc, const struct engine_decision *d, cha
 	return r;
 }
 
+/* Raise to the kernel's maximum, or undo: back to what guardian set at
+ * the start (the policy's value, or 0), or for a watched cgroup to what
+ * its owner had set before the raise. */
 static int do_oom_adj(struct service *svc, bool undo, char *note, size_t len)
 {
 	const struct policy *p = svc->policy;
 	int value = undo ? (p->oom_score_adj_set ? p->oom_score_adj : 0) : ACT_OOM_SCORE_ADJ;
 	size_t done = 0, n = 0;
-	int r = group_set_oom_score_adj(svc->cgfd, svc->sup->cfg.proc_root, value, &done, &n);
+	int r;
 
+	if (svc->watched && !undo && !svc->oom_score_adj_raised)
+		svc->oom_score_adj_raised =
+			group_get_oom_score_adj(svc->cgfd, svc->sup->cfg.proc_root, &svc->oom_score_adj_found) == 0;
+	if (undo && svc->oom_score_adj_raised) {
+		value = svc->oom_score_adj_found;
+		svc->oom_score_adj_raised = false;
+	}
+	r = group_set_oom_score_adj(svc->cgfd, svc->sup->cfg.proc_root, value, &done, &n);
 	if (r < 0)
 		return r;
-	snprintf(note, len, "oom_score_adj = %d on %zu of %zu processes", value, done, n);
+	snprintf(note, len, "oom_score_adj = %d on %zu of %zu processes%s", value, done, n,
+		 undo && svc->watched ? " (the value its owner had set)" : "");
 	return 0;
 }
 

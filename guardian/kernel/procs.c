@@ -120,6 +120,34 @@ int group_set_oom_score_adj(int cgfd, const char *proc_root, int value, size_t *
 	return 0;
 }
 
+int group_get_oom_score_adj(int cgfd, const char *proc_root, int *ret)
+{
+	_cleanup_free_ pid_t *pids = NULL;
+	size_t n = 0;
+	int r = cgfs_read_procs(cgfd, &pids, &n);
+
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < n; i++) {
+		char path[512], buf[16];
+		_cleanup_close_ int fd = -1;
+		int64_t v;
+		ssize_t l;
+
+		snprintf(path, sizeof(path), "%s/%d/oom_score_adj", proc_root ? proc_root : "/proc", (int)pids[i]);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0 || (l = read_up_to(fd, buf, sizeof(buf) - 1)) <= 0)
+			continue; /* exited meanwhile */
+		buf[l] = '\0';
+		buf[strcspn(buf, "\n")] = '\0';
+		if (parse_i64(buf, &v) == 0 && v >= -1000 && v <= 1000) {
+			*ret = (int)v;
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
 void signal_sender_describe(const struct signal_sender *s, char *buf, size_t len)
 {
 	snprintf(buf, len, "SIG%s from pid %d (%s, uid %u)", sigabbrev_np(s->sig) ?: "?", s->pid,

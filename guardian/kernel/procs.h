@@ -39,6 +39,9 @@ void group_kill_done(struct group_kill *k);
 int proc_set_oom_score_adj(const char *proc_root, pid_t pid, int value);
 /* ... and of every process in a group: how many were written of how many. */
 int group_set_oom_score_adj(int cgfd, const char *proc_root, int value, size_t *ret_done, size_t *ret_n);
+/* The oom_score_adj of the group's first process that has one (what its
+ * owner set): -ENOENT when the group is empty. */
+int group_get_oom_score_adj(int cgfd, const char *proc_root, int *ret);
 
 /* A fatal signal someone sent to a process, as the BPF signal observer
  * saw it. */

@@ -76,6 +76,11 @@ struct service {
 	struct watch_set *watch; /* NULL once the watch set is gone (a reload, exit) */
 	bool watched;            /* set once, never cleared: guardian does not own it */
 	uint64_t guardian_high;  /* the last memory.high guardian's own throttle wrote there */
+	/* A watched cgroup's oom_score_adj before guardian raised it (the
+	 * kubelet's per-QoS value, systemd's OOMScoreAdjust=): what an undo
+	 * writes back. */
+	int oom_score_adj_found;
+	bool oom_score_adj_raised;
 	uint64_t tripwire;       /* the memory.high guardian wrote there (0: none) */
 	struct service_kube *kube; /* a pod container's, or NULL */
 	struct signal_sender last_signal; /* the last fatal signal seen for its main process */

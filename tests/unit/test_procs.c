@@ -153,12 +153,34 @@ static void a_group_signal_reaches_every_listed_process(void **state)
 	remove_group(cgfd, dir);
 }
 
+/* What a watched group's owner set is read back before guardian raises
+ * it, so that the undo restores it (the kubelet's per-QoS value). */
+static void a_groups_oom_score_adj_is_read_back(void **state)
+{
+	char dir[64];
+	int cgfd = fake_group(dir, sizeof(dir)), v = 0;
+	size_t done = 0, n = 0;
+
+	(void)state;
+	assert_int_equal(group_set_oom_score_adj(cgfd, NULL, 500, &done, &n), 0);
+	assert_int_equal(done, CHILDREN);
+	assert_int_equal(group_get_oom_score_adj(cgfd, NULL, &v), 0);
+	assert_int_equal(v, 500);
+	assert_int_equal(group_set_oom_score_adj(cgfd, NULL, 1000, NULL, NULL), 0);
+	assert_int_equal(group_get_oom_score_adj(cgfd, NULL, &v), 0);
+	assert_int_equal(v, 1000);
+	reap_kids();
+	assert_int_equal(group_get_oom_score_adj(cgfd, NULL, &v), -ENOENT);
+	remove_group(cgfd, dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(every_process_gets_a_pidfd_when_fds_suffice),
 		cmocka_unit_test(out_of_fds_the_kill_still_has_room),
 		cmocka_unit_test(a_group_signal_reaches_every_listed_process),
+		cmocka_unit_test(a_groups_oom_score_adj_is_read_back),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -607,19 +607,26 @@ void kubelet_refresh(struct kubelet *k)
 	schedule(k, due > now ? due - now : 1);
 }
 
-static char *normalize_url(const char *s)
+char *kubelet_normalize_url(const char *s)
 {
 	char *u = NULL;
 	size_t len = strlen(s);
+	int r;
 
 	while (len > 0 && s[len - 1] == '/')
 		len--;
+	const char *colon = memchr(s, ':', len);
+	bool v6 = colon && memchr(colon + 1, ':', len - (size_t)(colon + 1 - s)) && s[0] != '[';
+
 	if (strstr(s, "://"))
 		return strndup(s, len);
-	/* A bare host (or [v6]): the kubelet's authenticated port. */
-	if (asprintf(&u, "https://%.*s%s", (int)len, s, strchr(s, ':') && s[0] != '[' ? "" : ":10250") < 0)
-		return NULL;
-	return u;
+	/* A bare host: the kubelet's authenticated port; a bare IPv6 address
+	 * (the downward API's status.hostIP on a v6 node) in brackets. */
+	if (v6)
+		r = asprintf(&u, "https://[%.*s]:10250", (int)len, s);
+	else
+		r = asprintf(&u, "https://%.*s%s", (int)len, s, colon ? "" : ":10250");
+	return r < 0 ? NULL : u;
 }
 
 int kubelet_new(struct loop *loop, const struct kubelet_config *cfg, kubelet_update_fn on_update, void *data,
@@ -640,7 +647,7 @@ int kubelet_new(struct loop *loop, const struct kubelet_config *cfg, kubelet_upd
 	k->on_update = on_update;
 	k->data = data;
 	k->insecure_tls = cfg->insecure_tls;
-	k->url = normalize_url(cfg->url);
+	k->url = kubelet_normalize_url(cfg->url);
 	k->token_file = cfg->token_file ? strdup(cfg->token_file) : NULL;
 	k->ca_file = cfg->ca_file ? strdup(cfg->ca_file) : NULL;
 	k->multi = curl_multi_init();

@@ -58,6 +58,11 @@ struct kubelet_config {
 
 struct kubelet;
 
+/* The base URL for --kubelet: a URL as given (less a trailing /), or a
+ * host or host:port with https:// (and :10250) added, a bare IPv6
+ * address bracketed. NULL when out of memory. */
+char *kubelet_normalize_url(const char *s);
+
 /* Called after every fetch, good or bad: the table may have changed, or
  * the kubelet just failed and the pods it was awaited for should be named
  * another way now. */

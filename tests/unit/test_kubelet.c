@@ -154,6 +154,28 @@ static void test_quantity(void **state)
 		assert_true(kube_parse_quantity(bad[i], &v) < 0);
 }
 
+static void test_url(void **state)
+{
+	static const char *const cases[][2] = {
+		{ "10.0.0.5", "https://10.0.0.5:10250" },
+		{ "10.0.0.5:10255", "https://10.0.0.5:10255" },
+		{ "node-1", "https://node-1:10250" },
+		{ "fd00::5", "https://[fd00::5]:10250" },
+		{ "[fd00::5]:10250", "https://[fd00::5]:10250" },
+		{ "https://node-1:10250/", "https://node-1:10250" },
+		{ "http://127.0.0.1:8080", "http://127.0.0.1:8080" },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		char *u = kubelet_normalize_url(cases[i][0]);
+
+		assert_non_null(u);
+		assert_string_equal(u, cases[i][1]);
+		free(u);
+	}
+}
+
 /* ---- the client against a stand-in kubelet ---- */
 
 struct standin {
@@ -354,6 +376,7 @@ int main(void)
 		cmocka_unit_test(test_parse_fixture),
 		cmocka_unit_test(test_parse_refuses),
 		cmocka_unit_test(test_quantity),
+		cmocka_unit_test(test_url),
 		cmocka_unit_test(test_client),
 	};
 

@@ -312,6 +312,24 @@ static bool is_ours(const struct supervisor *s, const char *path)
 
 /* Guard the cgroup at cgpath; since: the kubelet's fetch count when it
  * was first seen (how long it has waited for its pod to be listed). */
+/* The cgroup lists guardian itself: in a pod (its own cgroup namespace)
+ * guardian cannot name its cgroup, but its container's cgroup.procs
+ * lists its pid (hostPID). */
+static bool holds_guardian(const struct supervisor *s, const char *path)
+{
+	_cleanup_close_ int fd = cgfs_open_group(s->cg, path);
+	_cleanup_free_ pid_t *pids = NULL;
+	size_t n = 0;
+	pid_t self = getpid();
+
+	if (fd < 0 || cgfs_read_procs(fd, &pids, &n) < 0)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (pids[i] == self)
+			return true;
+	return false;
+}
+
 static void guard_since(struct watch_set *ws, const char *cgpath, unsigned since)
 {
 	struct supervisor *s = ws->sup;
@@ -323,7 +341,7 @@ static void guard_since(struct watch_set *ws, const char *cgpath, unsigned since
 	struct service *svc, *other;
 	int r;
 
-	if (is_ours(s, cgpath)) {
+	if (is_ours(s, cgpath) || holds_guardian(s, cgpath)) {
 		log_debug("%s: matches %s but holds guardian and its services: not watched", cgpath, ws->policy->path);
 		return;
 	}

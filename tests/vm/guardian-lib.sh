@@ -34,7 +34,9 @@ state_is() { local r; r=$(status_row "$1"); [ "${r%% *}" = "$2" ]; }
 guardian_start() {
 	local dir=$1
 	shift
-	"$GUARDIAN" --policies "$dir" --state-dir "$T/state" --runtime-dir "$T/run" "$@" \
+	# GUARDIAN_CGROUP: start it in that cgroup (as a DaemonSet's container)
+	([ -z "${GUARDIAN_CGROUP:-}" ] || echo "$BASHPID" >"$GUARDIAN_CGROUP/cgroup.procs" &&
+		exec "$GUARDIAN" --policies "$dir" --state-dir "$T/state" --runtime-dir "$T/run" "$@") \
 		>>"$T/guardian.log" 2>&1 &
 	GUARDIAN_PID=$!
 	wait_for 10000 "$GUARDCTL" status >/dev/null 2>&1 || {

@@ -21,7 +21,9 @@ PY=/usr/bin/python3
 uid() { printf '%08x-0000-4000-8000-%012x' "$1" "$1"; }
 cid() { printf '%012x%052x' "$1" "$1"; }
 WEB_UID=$(uid 1) LEAK_UID=$(uid 2) CACHE_UID=$(uid 3) SKIP_UID=$(uid 4) NEW_UID=$(uid 5) LATE_UID=$(uid 6)
+SELF_UID=$(uid 7)
 WEB_CID=$(cid 11) LEAK_CID=$(cid 12) CACHE_CID=$(cid 13) SKIP_CID=$(cid 14) NEW_CID=$(cid 15) LATE_CID=$(cid 16)
+SELF_CID=$(cid 17)
 cg() { echo "$CG_ROOT/kubepods/$1/pod$2/$3"; } # QOS-DIR UID CID
 WEB_CG=$(cg burstable "$WEB_UID" "$WEB_CID")
 LEAK_CG=$(cg besteffort "$LEAK_UID" "$LEAK_CID")
@@ -29,6 +31,7 @@ CACHE_CG=$(cg besteffort "$CACHE_UID" "$CACHE_CID")
 SKIP_CG=$(cg besteffort "$SKIP_UID" "$SKIP_CID")
 NEW_CG=$(cg besteffort "$NEW_UID" "$NEW_CID")
 LATE_CG=$(cg besteffort "$LATE_UID" "$LATE_CID")
+SELF_CG=$(cg besteffort "$SELF_UID" "$SELF_CID") # guardian's own container, as in its DaemonSet
 WEB=shop/web-0/${WEB_CID:0:12}
 LEAK=batch/leaky-0/${LEAK_CID:0:12}
 NEW=shop/new-0/${NEW_CID:0:12}
@@ -61,7 +64,8 @@ P_LEAK=$(pod batch leaky-0 "$LEAK_UID" BestEffort "$G" '{}' leak "$LEAK_CID")
 P_CACHE=$(pod shop cache-0 "$CACHE_UID" BestEffort '{"tier":"other"}' '{}' redis "$CACHE_CID")
 P_SKIP=$(pod shop skip-0 "$SKIP_UID" BestEffort "$G" '{"guardian.dev/ignore":"true"}' app "$SKIP_CID")
 P_NEW=$(pod shop new-0 "$NEW_UID" BestEffort "$G" '{}' worker "$NEW_CID")
-podlist "$P_WEB" "$P_LEAK" "$P_CACHE" "$P_SKIP"
+P_SELF=$(pod guardian-system guardian-x7k2p "$SELF_UID" BestEffort "$G" '{}' guardian "$SELF_CID")
+podlist "$P_WEB" "$P_LEAK" "$P_CACHE" "$P_SKIP" "$P_SELF"
 
 # --- the stand-in kubelet
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 -subj /CN=127.0.0.1 \
@@ -90,7 +94,11 @@ service: late
 watch:
   kubernetes: {namespaces: [late], pod_logs: $PODLOGS}
 YAML
-guardian_start "$T/policies" --kubelet "127.0.0.1:$PORT" --kubelet-token "$T/token" --kubelet-ca "$T/cert.pem"
+# guardian runs in a labelled pod's container of its own, its services
+# elsewhere (--cgroup-parent), as in its DaemonSet: it must not guard itself.
+mkpath "$SELF_CG" || bail "mkpath"
+GUARDIAN_CGROUP=$SELF_CG guardian_start "$T/policies" --cgroup-parent /guardian.slice \
+	--kubelet "127.0.0.1:$PORT" --kubelet-token "$T/token" --kubelet-ca "$T/cert.pem"
 
 # --- the runtime makes the containers' cgroups; the kubelet lists them
 for c in "$CACHE_CG" "$SKIP_CG" "$WEB_CG" "$LEAK_CG"; do mkpath "$c" || bail "mkpath $c"; done
@@ -103,6 +111,8 @@ check "a pod that says guardian.dev/ignore is left out, and the log says why" \
 grep -i kubelet "$T/guardian.log" | sed 's/^/# /'
 check "pods without the label are not guarded (cache-0, skip-0)" \
 	eval "! grep -qE 'cache-0|skip-0' '$T/status.json'"
+check "guardian's own container is not guarded, though its pod has the label" \
+	eval "! grep -q 'guardian-x7k2p' '$T/status.json'"
 "$PY" - "$T/status.json" "$WEB" "$LEAK" >"$T/fields" <<'PY'
 import json, sys
 st = json.load(open(sys.argv[1]))
@@ -115,14 +125,14 @@ for name in sys.argv[2:]:
           kk.get("memory_request"), kk.get("priority"), kk.get("priority_class"), kk.get("annotations_applied"))
 PY
 sed 's/^/# /' "$T/fields"
-check "status: the kubelet answers, 4 pods, names from the kubelet" grep -qx "kubelet True 4 kubelet" "$T/fields"
+check "status: the kubelet answers, 5 pods, names from the kubelet" grep -qx "kubelet True 5 kubelet" "$T/fields"
 check "$WEB: container nginx, Burstable, its 64Mi request, priority 1000 (shop-high), overrides applied" \
 	grep -qx "$WEB shop web-0 nginx Burstable kubelet 67108864 1000 shop-high protected=true priority=7" "$T/fields"
 check "$LEAK: container leak, BestEffort, from the kubelet" \
 	grep -qx "$LEAK batch leaky-0 leak BestEffort kubelet None 0 None None" "$T/fields"
 
 # --- a new pod: its cgroup appears before guardian's list has it
-podlist "$P_WEB" "$P_LEAK" "$P_CACHE" "$P_SKIP" "$P_NEW"
+podlist "$P_WEB" "$P_LEAK" "$P_CACHE" "$P_SKIP" "$P_SELF" "$P_NEW"
 mkpath "$NEW_CG" && t_new=$(now_ms) || bail "mkpath"
 check "the new pod is guarded as $NEW (asked the kubelet again)" wait_for 20000 state_is "$NEW" running
 "$GUARDCTL" status "$NEW" --json >"$T/new.json" && t_q=$(now_ms)

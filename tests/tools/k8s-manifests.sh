@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# tools/kubernetes as a cluster would take it: every manifest passes
+# yamllint and Kubernetes' API schemas with no unknown key
+# (tests/tools/k8s/check.mjs), a typo in a field fails that check, and
+# the ConfigMap's policies, laid out as the kubelet lays out a ConfigMap
+# volume, pass guardctl check at the path the DaemonSet gives guardian.
+# Usage: k8s-manifests.sh GUARDCTL SOURCE-ROOT BUILD-ROOT
+set -u
+guardctl=$1 src=$2 build=$3
+check=$src/tests/tools/k8s/check.mjs
+npm_dir=$build/k8s-npm
+t=$(mktemp -d)
+trap 'rm -rf "$t"' EXIT
+
+# The validator's npm packages, pinned by tests/tools/k8s/package-lock.json.
+if ! "$src/tools/install-deps" --npm "$npm_dir" >"$t/deps" 2>&1; then
+	cat "$t/deps"
+	echo "FAIL: cannot install the validator (tools/install-deps --npm $npm_dir)"
+	exit 1
+fi
+
+mapfile -t manifests < <(find "$src/tools/kubernetes" -name '*.yaml' | LC_ALL=C sort)
+fail=0
+ok() { if "$@"; then echo "ok: $desc"; else echo "FAIL: $desc"; fail=1; fi; }
+show() { sed 's/^/# /' "$1"; }
+
+# Kubernetes reads YAML 1.1: `on` or `yes` would be booleans there.
+lint='{extends: default, rules: {line-length: {max: 100},
+  truthy: {allowed-values: ["true", "false"]}, document-start: {present: true}}}'
+desc="yamllint: ${#manifests[@]} manifests"
+ok yamllint -s -f parsable -d "$lint" "${manifests[@]}"
+
+node "$check" validate "$npm_dir" "${manifests[@]}" >"$t/valid" 2>&1
+rc=$?
+desc="every manifest is valid against the API schemas, with no unknown key ($rc)"; ok [ "$rc" = 0 ]
+show "$t/valid"
+
+# The check must catch what a schema alone lets through.
+mkdir "$t/typo"
+cp "${manifests[@]}" "$t/typo/"
+sed -i 's/^\( *\)hostPID: true/\1hostPid: true/' "$t/typo/daemonset.yaml"
+node "$check" validate "$npm_dir" "$t"/typo/*.yaml >"$t/typo.out" 2>&1
+rc=$?
+desc="hostPid for hostPID fails the check ($rc)"; ok [ "$rc" = 1 ]
+desc="and the check names the key, its line and the right one"
+ok grep -qE "daemonset.yaml:[0-9]+: spec.template.spec.hostPid: unknown key 'hostPid'.*did you mean 'hostPID'" "$t/typo.out"
+show "$t/typo.out"
+
+# The policies volume as the kubelet writes it: the volume directory
+# 0777, the files in a ..TIMESTAMP directory behind the ..data link.
+policies=$(node "$check" project-policies "$npm_dir" "$t/vol" "${manifests[@]}" 2>"$t/project.err")
+desc="the DaemonSet's --policies is on the ConfigMap volume"; ok [ -n "$policies" ]
+show "$t/project.err"
+"$guardctl" check "$policies" >"$t/check.out" 2>&1
+rc=$?
+desc="guardctl check ${policies#"$t/"}: exits 0 ($rc)"; ok [ "$rc" = 0 ]
+desc="every policy of the ConfigMap is checked"
+ok [ "$(grep -c ': ok ' "$t/check.out")" = "$(find -L "$policies" -maxdepth 1 -name '*.yaml' | wc -l)" ]
+show "$t/check.out"
+ls -la "$t/vol" | sed 's/^/# vol: /'
+# For the record, what the volume's own directory gets (refused as root:
+# mode 0777; tools/kubernetes/README.md, "Policies").
+"$guardctl" check "$t/vol" 2>&1 | sed "s|$t/||; s/^/# the volume itself: /"
+exit $fail

@@ -71,6 +71,15 @@ static void print_record(const char *line, const struct log_opts *o)
 	}
 	if (extra[0])
 		strncat(extra, "]", sizeof(extra) - strlen(extra) - 1);
+	/* A pod container: who it is, as kubectl names it. */
+	if (json_object_object_get_ex(rec, "kubernetes", &v) && json_object_is_type(v, json_type_object)) {
+		char ns[80], pod[260], c[80], id[80];
+		size_t len = strlen(extra);
+
+		snprintf(extra + len, sizeof(extra) - len, " [pod %s/%s container %s id %.12s]",
+			 safe(get_str(v, "namespace", "?"), ns, sizeof(ns)), safe(get_str(v, "pod", "?"), pod, sizeof(pod)),
+			 safe(get_str(v, "container", "?"), c, sizeof(c)), safe(get_str(v, "container_id", "?"), id, sizeof(id)));
+	}
 	printf("%s  %-12s %-8s %-10s %s%s\n", safe(get_str(rec, "time", "?"), b3, sizeof(b3)), safe(svc, b1, sizeof(b1)),
 	       safe(get_str(rec, "source", "?"), b4, sizeof(b4)), safe(get_str(rec, "action", "?"), b2, sizeof(b2)),
 	       safe(get_str(rec, "reason", ""), b5, sizeof(b5)), extra);

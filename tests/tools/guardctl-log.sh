@@ -13,13 +13,15 @@ printf '%s\n' \
 	'[1,2]' \
 	'not json' \
 	'{"time":"2026-01-01T00:00:01.000Z","service":"db","source":"engine","action":"restart","reason":"fine","pids":[1,"x"]}' \
+	'{"time":"2026-01-01T00:00:02.000Z","service":"shop/web-0/2222aaaa3333","source":"kernel","action":"oom-kill","reason":"oom","kubernetes":{"namespace":"shop","pod":"web-0","pod_uid":"u","container":"nginx","container_id":"2222aaaa3333bbbb","qos":"Burstable"}}' \
 	>"$t/actions.jsonl"
 "$guardctl" log --file "$t/actions.jsonl" >"$t/out" 2>"$t/err"
 rc=$?
 fail=0
 ok() { if "$@"; then echo "ok: $desc"; else echo "FAIL: $desc"; fail=1; fi; }
 desc="exits 0 ($rc)"; ok [ "$rc" = 0 ]
-desc="prints both records"; ok [ "$(wc -l <"$t/out")" = 2 ]
+desc="prints the three records"; ok [ "$(wc -l <"$t/out")" = 3 ]
+desc="a pod container's record names its pod, container and id"; ok grep -qF '[pod shop/web-0 container nginx id 2222aaaa3333]' "$t/out"
 desc="no control character in its output"; ok eval '! LC_ALL=C grep -q "[[:cntrl:]]" <(tr -d "\n" <"$t/out")'
 desc="the escape shows as text"; ok grep -qF 'web\x1b]0;pwned\x07' "$t/out"
 desc="says it skipped the two bad lines"; ok [ "$(grep -c 'skipping a malformed line' "$t/err")" = 2 ]

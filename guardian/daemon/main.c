@@ -460,6 +460,17 @@ static void on_bpf_signal(void *data, uint64_t cgroup_id, const struct signal_se
 		service_note_signal(svc, s);
 }
 
+/* A kernel OOM kill in a pod container: its record names the pod. */
+static void on_bpf_annotate(void *data, uint64_t cgroup_id, struct json_object *rec)
+{
+	struct daemon *d = data;
+	struct service *svc = supervisor_find_by_cgroup_id(d->sup, cgroup_id);
+	struct json_object *k = service_kube_json(svc);
+
+	if (k)
+		json_object_object_add(rec, "kubernetes", k);
+}
+
 static void on_kubelet_update(void *data)
 {
 	supervisor_kube_update(data);
@@ -470,7 +481,7 @@ static int daemon_setup(struct daemon *d, struct policy **policies, size_t n)
 	struct supervisor_config scfg = { .state_dir = d->opt.state_dir, .cgroup_parent = d->opt.cgroup_parent,
 					  .proc_root = d->opt.proc_root, .dry_run = d->opt.dry_run };
 	struct bpf_observers_config bcfg = { .disabled = d->opt.no_bpf, .proc_root = d->opt.proc_root,
-					     .on_signal = on_bpf_signal, .data = d };
+					     .on_signal = on_bpf_signal, .annotate = on_bpf_annotate, .data = d };
 	struct control_config ccfg = { .allow_read = true };
 	size_t i;
 	int r;

@@ -84,6 +84,8 @@ static void record_oom_kill(struct bpf_observers *o, const struct oom_kill *k)
 		json_object_object_add(extra, "file_rss_kb", json_object_new_uint64(e->file_rss));
 		json_object_object_add(extra, "shmem_rss_kb", json_object_new_uint64(e->shmem_rss));
 	}
+	if (k->g && o->cfg.annotate)
+		o->cfg.annotate(o->cfg.data, k->g->cgroup_id, rec);
 	r = actionlog_write_with(o->cfg.log, rec, extra);
 	if (r < 0)
 		log_warning_errno(r, "cannot write the action log");

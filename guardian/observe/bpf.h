@@ -23,6 +23,9 @@ struct bpf_observers_config {
 	/* A fatal signal was sent to a process of the guarded cgroup
 	 * cgroup_id (by anyone, guardian included: compare the sender). */
 	void (*on_signal)(void *data, uint64_t cgroup_id, const struct signal_sender *s);
+	/* Add what the layers above know of the guarded cgroup cgroup_id to
+	 * a kernel OOM kill's record (a pod container's names). May be NULL. */
+	void (*annotate)(void *data, uint64_t cgroup_id, struct json_object *rec);
 	void *data;
 };
 

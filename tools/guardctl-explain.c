@@ -114,12 +114,17 @@ static void print_ladder(struct json_object *l, bool has_rules)
 
 static void print_explain(struct json_object *r)
 {
-	struct json_object *rules = get(r, "rules"), *last = get(r, "last_decision");
+	struct json_object *rules = get(r, "rules"), *last = get(r, "last_decision"), *k;
 	size_t n = rules ? json_object_array_length(rules) : 0;
 
 	printf("%s: %s%s%s\n", get_str(r, "service", "?"), get_str(r, "state", "?"),
 	       json_object_get_boolean(get(r, "dry_run")) ? ", dry run (decisions recorded, nothing changed)" : "",
 	       json_object_get_boolean(get(r, "protected")) ? ", protected" : "");
+	if ((k = get(r, "kubernetes")))
+		printf("pod:           %s/%s, container %s (id %.12s), %s; names from %s%s%s\n", get_str(k, "namespace", "?"),
+		       get_str(k, "pod", "?"), get_str(k, "container", "?"), get_str(k, "container_id", "?"),
+		       get_str(k, "qos", "?"), get_str(k, "names_from", "?"), get(k, "annotations_applied") ? "; " : "",
+		       get_str(k, "annotations_applied", ""));
 	if (!json_object_get_boolean(get(r, "monitoring"))) {
 		printf("not monitored (the engine runs while the service is running)\n");
 		return;

@@ -21,9 +21,9 @@ PY=/usr/bin/python3
 uid() { printf '%08x-0000-4000-8000-%012x' "$1" "$1"; }
 cid() { printf '%012x%052x' "$1" "$1"; }
 WEB_UID=$(uid 1) LEAK_UID=$(uid 2) CACHE_UID=$(uid 3) SKIP_UID=$(uid 4) NEW_UID=$(uid 5) LATE_UID=$(uid 6)
-SELF_UID=$(uid 7)
+SELF_UID=$(uid 7) OOM_UID=$(uid 8)
 WEB_CID=$(cid 11) LEAK_CID=$(cid 12) CACHE_CID=$(cid 13) SKIP_CID=$(cid 14) NEW_CID=$(cid 15) LATE_CID=$(cid 16)
-SELF_CID=$(cid 17)
+SELF_CID=$(cid 17) OOM_CID=$(cid 18)
 cg() { echo "$CG_ROOT/kubepods/$1/pod$2/$3"; } # QOS-DIR UID CID
 WEB_CG=$(cg burstable "$WEB_UID" "$WEB_CID")
 LEAK_CG=$(cg besteffort "$LEAK_UID" "$LEAK_CID")
@@ -32,10 +32,12 @@ SKIP_CG=$(cg besteffort "$SKIP_UID" "$SKIP_CID")
 NEW_CG=$(cg besteffort "$NEW_UID" "$NEW_CID")
 LATE_CG=$(cg besteffort "$LATE_UID" "$LATE_CID")
 SELF_CG=$(cg besteffort "$SELF_UID" "$SELF_CID") # guardian's own container, as in its DaemonSet
+OOM_CG=$(cg besteffort "$OOM_UID" "$OOM_CID")
 WEB=shop/web-0/${WEB_CID:0:12}
 LEAK=batch/leaky-0/${LEAK_CID:0:12}
 NEW=shop/new-0/${NEW_CID:0:12}
 LATE=late/late-0/${LATE_CID:0:12}
+OOM=batch/oom-0/${OOM_CID:0:12}
 
 standin_pid=
 trap '_st=$?; [ -n "$standin_pid" ] && kill "$standin_pid" 2>/dev/null; guardian_cleanup; kube_cleanup; (exit $_st); _lib_cleanup' EXIT
@@ -65,7 +67,8 @@ P_CACHE=$(pod shop cache-0 "$CACHE_UID" BestEffort '{"tier":"other"}' '{}' redis
 P_SKIP=$(pod shop skip-0 "$SKIP_UID" BestEffort "$G" '{"guardian.dev/ignore":"true"}' app "$SKIP_CID")
 P_NEW=$(pod shop new-0 "$NEW_UID" BestEffort "$G" '{}' worker "$NEW_CID")
 P_SELF=$(pod guardian-system guardian-x7k2p "$SELF_UID" BestEffort "$G" '{}' guardian "$SELF_CID")
-podlist "$P_WEB" "$P_LEAK" "$P_CACHE" "$P_SKIP" "$P_SELF"
+P_OOM=$(pod batch oom-0 "$OOM_UID" BestEffort "$G" '{"guardian.dev/dry-run":"true"}' victim "$OOM_CID")
+podlist "$P_WEB" "$P_LEAK" "$P_CACHE" "$P_SKIP" "$P_SELF" "$P_OOM"
 
 # --- the stand-in kubelet
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 -subj /CN=127.0.0.1 \
@@ -101,7 +104,11 @@ GUARDIAN_CGROUP=$SELF_CG guardian_start "$T/policies" --cgroup-parent /guardian.
 	--kubelet "127.0.0.1:$PORT" --kubelet-token "$T/token" --kubelet-ca "$T/cert.pem"
 
 # --- the runtime makes the containers' cgroups; the kubelet lists them
-for c in "$CACHE_CG" "$SKIP_CG" "$WEB_CG" "$LEAK_CG"; do mkpath "$c" || bail "mkpath $c"; done
+for c in "$CACHE_CG" "$SKIP_CG" "$OOM_CG"; do mkpath "$c" || bail "mkpath $c"; done
+# What the kubelet writes before the container runs: memory.max, and with
+# MemoryQoS memory.high; memory.oom.group for the whole container.
+mkpath "$WEB_CG" && echo 256M >"$WEB_CG/memory.max" && echo 230M >"$WEB_CG/memory.high" || bail "web"
+mkpath "$LEAK_CG" && echo 1 >"$LEAK_CG/memory.oom.group" || bail "leak"
 check "a labelled pod is guarded with the kubelet's names: $WEB" wait_for 20000 state_is "$WEB" running
 check "... and another: $LEAK" wait_for 20000 state_is "$LEAK" running
 check "a pod that says guardian.dev/ignore is left out, and the log says why" \
@@ -125,14 +132,18 @@ for name in sys.argv[2:]:
           kk.get("memory_request"), kk.get("priority"), kk.get("priority_class"), kk.get("annotations_applied"))
 PY
 sed 's/^/# /' "$T/fields"
-check "status: the kubelet answers, 5 pods, names from the kubelet" grep -qx "kubelet True 5 kubelet" "$T/fields"
+check "status: the kubelet answers, 6 pods, names from the kubelet" grep -qx "kubelet True 6 kubelet" "$T/fields"
 check "$WEB: container nginx, Burstable, its 64Mi request, priority 1000 (shop-high), overrides applied" \
 	grep -qx "$WEB shop web-0 nginx Burstable kubelet 67108864 1000 shop-high protected=true priority=7" "$T/fields"
 check "$LEAK: container leak, BestEffort, from the kubelet" \
 	grep -qx "$LEAK batch leaky-0 leak BestEffort kubelet None 0 None None" "$T/fields"
 
+check "guardctl explain names the pod and container" \
+	eval "'$GUARDCTL' explain '$WEB' | grep -q '^pod: *shop/web-0, container nginx (id ${WEB_CID:0:12}), Burstable; names from kubelet; protected=true priority=7'"
+check "the kubelet's memory.high (MemoryQoS) is kept, no tripwire over it" [ "$(cat "$WEB_CG/memory.high")" = 241172480 ]
+
 # --- a new pod: its cgroup appears before guardian's list has it
-podlist "$P_WEB" "$P_LEAK" "$P_CACHE" "$P_SKIP" "$P_SELF" "$P_NEW"
+podlist "$P_WEB" "$P_LEAK" "$P_CACHE" "$P_SKIP" "$P_SELF" "$P_OOM" "$P_NEW"
 mkpath "$NEW_CG" && t_new=$(now_ms) || bail "mkpath"
 check "the new pod is guarded as $NEW (asked the kubelet again)" wait_for 20000 state_is "$NEW" running
 "$GUARDCTL" status "$NEW" --json >"$T/new.json" && t_q=$(now_ms)
@@ -147,11 +158,40 @@ echo 128M >"$LEAK_CG/memory.max"
 leak=$!
 check "the leaking container is restarted by its engine (cgroup.kill)" wait_for 60000 log_has "$LEAK" engine restart
 check "its process is gone" wait_exit "$leak" 30000
+check "memory.oom.group stays as the kubelet set it (1)" [ "$(cat "$LEAK_CG/memory.oom.group")" = 1 ]
 check "the kernel OOM killer never fired (oom_kill $(cg_key "$LEAK_CG" memory.events oom_kill))" \
 	[ "$(cg_key "$LEAK_CG" memory.events oom_kill)" = 0 ]
 check "the record names namespace, pod, container and container id" \
 	grep -q "\"service\":\"$LEAK\".*\"kubernetes\":{\"namespace\":\"batch\",\"pod\":\"leaky-0\",\"pod_uid\":\"$LEAK_UID\",\"container\":\"leak\",\"container_id\":\"$LEAK_CID\",\"qos\":\"BestEffort\"" "$LOG"
 grep "\"service\":\"$LEAK\"" "$LOG" | head -n 2 | cut -c1-500 | sed 's/^/# /'
+
+# --- a kernel OOM kill in a pod guardian only watches (guardian.dev/dry-run)
+check "$OOM is guarded, in dry run by its annotation" state_is "$OOM" running
+echo 64M >"$OOM_CG/memory.max"
+(echo "$BASHPID" >"$OOM_CG/cgroup.procs" && exec "$MEMHOG" --rate 100 --max 300 --hold) >"$T/oom.out" 2>&1 &
+oomer=$!
+check "the kernel OOM killer fires in the pod and the record names it" \
+	wait_for 60000 log_has "$OOM" kernel oom-kill
+check "... namespace batch, pod oom-0, container victim" \
+	grep -q "\"service\":\"$OOM\",\"cgroup\":\"[^\"]*\",\"source\":\"kernel\",\"action\":\"oom-kill\".*\"kubernetes\":{\"namespace\":\"batch\",\"pod\":\"oom-0\",\"pod_uid\":\"$OOM_UID\",\"container\":\"victim\"" "$LOG"
+acted_for_real() { # a restart or kill of SERVICE that was not a dry run
+	grep "\"service\":\"$1\"" "$LOG" | grep -E '"action":"(restart|kill)"' | grep -qv '"dry_run":true'
+}
+check "... and guardian changed nothing there: its decisions are all dry run" eval "! acted_for_real '$OOM'"
+grep "\"service\":\"$OOM\"" "$LOG" | cut -c1-300 | sed 's/^/# /' 
+wait_exit "$oomer" 30000
+
+# --- a foreign SIGKILL inside a pod: the sender, the pod and the container
+(echo "$BASHPID" >"$WEB_CG/cgroup.procs" && exec sleep 600) &
+victim=$!
+check "a process runs in the nginx container" wait_for 10000 grep -qx "$victim" "$WEB_CG/cgroup.procs"
+kill -KILL "$victim"
+signal_record() {
+	grep "\"service\":\"$WEB\",\"cgroup\":\"[^\"]*\",\"source\":\"signal\",\"action\":\"signal\"" "$LOG" |
+		grep "\"sender_pid\":$$," | grep -q '"container":"nginx"'
+}
+check "the SIGKILL is recorded for $WEB with its sender (pid $$) and the container" wait_for 20000 signal_record
+grep "\"service\":\"$WEB\".*\"source\":\"signal\"" "$LOG" | head -n 1 | cut -c1-600 | sed 's/^/# /'
 
 # --- a deleted pod is forgotten
 rmdir "$NEW_CG" "${NEW_CG%/*}" || bail "rmdir"

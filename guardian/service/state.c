@@ -31,8 +31,8 @@ static struct json_object *service_to_json(const struct service *svc)
 
 	json_object_object_add(o, "want_running", json_object_new_boolean(svc->want_running));
 	json_object_object_add(o, "gave_up", json_object_new_boolean(svc->state == SVC_GAVE_UP));
-	json_object_object_add(o, "restarts", json_object_new_int(svc->restarts));
-	json_object_object_add(o, "failures_in_row", json_object_new_int(svc->failures_in_row));
+	json_object_object_add(o, "restarts", json_object_new_uint64(svc->restarts));
+	json_object_object_add(o, "failures_in_row", json_object_new_uint64(svc->failures_in_row));
 	json_object_object_add(o, "started_mono", json_object_new_uint64(svc->started_mono));
 	json_object_object_add(o, "started_real", json_object_new_uint64(svc->started_real));
 	for (unsigned i = 0; i <= svc->restart_ring_len; i++)

@@ -228,6 +228,26 @@ static void test_every_exit_cause_round_trips_with_its_code(void **state)
 	}
 }
 
+/* The counters are unsigned: past 2^31 they must not come back as 0
+ * (written as a negative int, read as an unsigned one). */
+static void test_counters_past_int_max_survive_a_guardian_restart(void **state)
+{
+	struct fixture *f = *state;
+	struct supervisor *before = new_supervisor(f, false), *after;
+
+	live_a_little(web(before));
+	web(before)->restarts = 3000000000u;
+	web(before)->failures_in_row = UINT32_MAX;
+	assert_int_equal(supervisor_save_state(before), 0);
+	supervisor_free(before);
+
+	after = new_supervisor(f, false);
+	assert_int_equal(supervisor_load_state(after), 0);
+	assert_int_equal(web(after)->restarts, 3000000000u);
+	assert_int_equal(web(after)->failures_in_row, UINT32_MAX);
+	supervisor_free(after);
+}
+
 static void test_each_service_gets_its_own_state_back(void **state)
 {
 	struct fixture *f = *state;
@@ -566,6 +586,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		T(test_counters_ring_and_last_exit_survive_a_guardian_restart),
 		T(test_every_exit_cause_round_trips_with_its_code),
+		T(test_counters_past_int_max_survive_a_guardian_restart),
 		T(test_each_service_gets_its_own_state_back),
 		T(test_service_stopped_by_command_stays_stopped_after_a_guardian_restart),
 		T(test_service_that_gave_up_stays_given_up_after_a_guardian_restart),

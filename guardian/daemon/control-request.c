@@ -29,18 +29,20 @@ const struct control_command *control_command_find(const char *name)
 
 int control_line_add(struct control_line *l, const char *data, size_t n)
 {
+	const char *nl = memchr(data, '\n', n);
+	size_t take = nl ? (size_t)(nl - data) : n;
 	char *bigger;
 
-	if (l->len + n > CONTROL_REQUEST_MAX)
+	if (l->len + take > CONTROL_REQUEST_MAX)
 		return -E2BIG;
-	bigger = realloc(l->buf, l->len + n + 1);
+	bigger = realloc(l->buf, l->len + take + 1);
 	if (!bigger)
 		return -ENOMEM;
 	l->buf = bigger;
-	memcpy(l->buf + l->len, data, n);
-	l->len += n;
+	memcpy(l->buf + l->len, data, take);
+	l->len += take;
 	l->buf[l->len] = '\0';
-	return memchr(data, '\n', n) ? 1 : 0;
+	return nl ? 1 : 0;
 }
 
 void control_line_free(struct control_line *l)

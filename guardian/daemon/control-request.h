@@ -29,14 +29,17 @@ struct control_command {
 /* The command called name, or NULL (also for a NULL name). */
 const struct control_command *control_command_find(const char *name);
 
-/* The request line as the client's bytes arrive. Zero-initialised is empty. */
+/* The request line as the client's bytes arrive. Zero-initialised is
+ * empty. The request is the line, whatever else the client sent after
+ * its newline and however its bytes were split into reads. */
 struct control_line {
-	char *buf;     /* what came so far, NUL-terminated; NULL before any byte */
+	char *buf;     /* the line so far without its newline, NUL-terminated; NULL before any byte */
 	size_t len;
 };
-/* Adds n bytes the client sent: 1 once a newline is among them, 0 while
- * more may come, -E2BIG when they would make it longer than
- * CONTROL_REQUEST_MAX (nothing is added), -ENOMEM. */
+/* Adds n bytes the client sent: 1 once the newline is among them (what
+ * follows it is not kept, and nothing more is to be added), 0 while more
+ * may come, -E2BIG once the line is longer than CONTROL_REQUEST_MAX,
+ * -ENOMEM. */
 int control_line_add(struct control_line *l, const char *data, size_t n);
 void control_line_free(struct control_line *l);
 

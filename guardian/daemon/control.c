@@ -548,7 +548,7 @@ static void handle(struct control *c, struct conn *k, const char *line)
 }
 
 /* Reads what the client has sent so far; a whole line (or the client's
- * end of the stream) is the request. */
+ * end of the stream) is the request, and nothing after its newline. */
 static void conn_read(struct conn *k)
 {
 	char chunk[4096];

@@ -140,7 +140,7 @@ static void the_line_completes_at_a_newline_however_the_bytes_arrive(void **stat
 		struct control_line l = { 0 };
 
 		assert_int_equal(feed(&l, req, sizeof(req) - 1, step), 1);
-		assert_string_equal(l.buf, req);
+		assert_string_equal(l.buf, "{\"command\":\"stop\",\"service\":\"web\"}");
 		assert_string_equal(parse(l.buf).cmd, "stop");
 		control_line_free(&l);
 	}
@@ -158,6 +158,64 @@ static void a_line_without_its_newline_is_not_complete(void **state)
 	control_line_free(&l);
 	assert_null(l.buf);
 	assert_int_equal(l.len, 0);
+}
+
+/* The request is the line: what the client sent after its newline is
+ * not part of it, whether it came in the same read or a later one (a
+ * newline inside the JSON made one read a "stop" and two reads a
+ * malformed request). */
+static void the_request_ends_at_the_first_newline_however_the_bytes_arrive(void **state)
+{
+	static const char req[] = "{\"command\":\n\"stop\",\"service\":\"web\"}\n";
+	static const char two[] = "{\"command\":\"status\"}\n{\"command\":\"stop\",\"service\":\"web\"}\n";
+
+	for (size_t step = 1; step <= sizeof(req); step++) {
+		struct control_line l = { 0 };
+		struct outcome o;
+
+		assert_int_equal(feed(&l, req, sizeof(req) - 1, step), 1);
+		assert_string_equal(l.buf, "{\"command\":");
+		o = parse(l.buf);
+		assert_int_equal(o.r, -EBADMSG);
+		assert_string_equal(o.err, "malformed request");
+		control_line_free(&l);
+	}
+	for (size_t step = 1; step <= sizeof(two); step++) {
+		struct control_line l = { 0 };
+
+		assert_int_equal(feed(&l, two, sizeof(two) - 1, step), 1);
+		assert_string_equal(l.buf, "{\"command\":\"status\"}");
+		assert_string_equal(parse(l.buf).cmd, "status");
+		control_line_free(&l);
+	}
+}
+
+/* The limit is on the line: a request just under it is taken whatever
+ * follows its newline in the same read (it was refused when the read
+ * that brought the newline also brought enough after it). */
+static void the_limit_counts_the_line_not_what_follows_it(void **state)
+{
+	static const char cmd[] = "{\"command\":\"status\"}";
+	size_t pad = CONTROL_REQUEST_MAX - (sizeof(cmd) - 1);
+	char *big = malloc(CONTROL_REQUEST_MAX + 4096);
+	struct control_line l = { 0 };
+
+	assert_non_null(big);
+	memset(big, ' ', pad);
+	memcpy(big + pad, cmd, sizeof(cmd) - 1);
+	big[CONTROL_REQUEST_MAX] = '\n';
+	memset(big + CONTROL_REQUEST_MAX + 1, 'x', 4095);
+	assert_int_equal(control_line_add(&l, big, CONTROL_REQUEST_MAX - 100), 0);
+	assert_int_equal(control_line_add(&l, big + CONTROL_REQUEST_MAX - 100, 4096 + 100), 1);
+	assert_int_equal(l.len, CONTROL_REQUEST_MAX);
+	assert_string_equal(parse(l.buf).cmd, "status");
+	control_line_free(&l);
+
+	/* One byte more before the newline, and it is refused. */
+	assert_int_equal(control_line_add(&l, big, CONTROL_REQUEST_MAX), 0);
+	assert_int_equal(control_line_add(&l, "x\n", 2), -E2BIG);
+	control_line_free(&l);
+	free(big);
 }
 
 static void a_request_longer_than_the_limit_is_refused(void **state)
@@ -184,6 +242,8 @@ int main(void)
 		cmocka_unit_test(an_error_longer_than_the_buffer_is_cut_and_terminated),
 		cmocka_unit_test(the_line_completes_at_a_newline_however_the_bytes_arrive),
 		cmocka_unit_test(a_line_without_its_newline_is_not_complete),
+		cmocka_unit_test(the_request_ends_at_the_first_newline_however_the_bytes_arrive),
+		cmocka_unit_test(the_limit_counts_the_line_not_what_follows_it),
 		cmocka_unit_test(a_request_longer_than_the_limit_is_refused),
 	};
 

@@ -9,11 +9,9 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 
+#include "control-request.h"
 #include "log.h"
 #include "monitor.h"
-
-/* A request line larger than this is refused: commands are short. */
-#define REQUEST_MAX 65536
 
 /* How long a command may wait for its service to settle beyond the
  * service's own stop.timeout: a start that never reports exec success or
@@ -45,8 +43,7 @@ struct conn {
 	int fd;
 	struct loop_source *src, *timer;
 	struct caller who;
-	char *buf;          /* the request line so far */
-	size_t len;
+	struct control_line line; /* the request so far */
 	char *out;          /* the answer, written as the client takes it */
 	size_t out_len, out_off;
 	bool queued;        /* a mutating command owns it until it answers */
@@ -56,7 +53,7 @@ struct conn {
 struct pending {
 	struct pending *next;
 	struct conn *conn;
-	char *cmd;
+	const struct control_command *cmd;
 	char *name;          /* resolved when the command runs: a reload may remove it */
 	struct service *svc;
 	bool waiting;
@@ -277,24 +274,19 @@ static struct json_object *cmd_reload(struct control *c, struct service *svc)
 	return c->cfg.reload(c->cfg.reload_data);
 }
 
-static const struct command {
-	const char *name;
-	bool mutating;      /* needs an admin caller; runs in the queue */
-	bool needs_service;
-	command_fn fn;
-} commands[] = {
-	{ "status", false, false, NULL },
-	{ "explain", false, true, NULL },
-	{ "start", true, true, cmd_start },
-	{ "stop", true, true, cmd_stop },
-	{ "restart", true, true, cmd_restart },
-	{ "reload", true, false, cmd_reload },
+/* What the mutating commands do (control-request.c knows their names). */
+static const command_fn command_fns[_CONTROL_COMMAND_MAX] = {
+	[CONTROL_START] = cmd_start,
+	[CONTROL_STOP] = cmd_stop,
+	[CONTROL_RESTART] = cmd_restart,
+	[CONTROL_RELOAD] = cmd_reload,
 };
 
 /* The reply for a command whose service has settled. */
-static struct json_object *settled_reply(struct control *c, const char *cmd, struct service *svc)
+static struct json_object *settled_reply(struct control *c, const struct control_command *cmd,
+					 struct service *svc)
 {
-	bool want_run = strcmp(cmd, "stop") != 0;
+	bool want_run = cmd->id != CONTROL_STOP;
 
 	if (want_run && svc->state != SVC_RUNNING) {
 		struct json_object *o = error_reply("%s did not start: now %s (last exit: %s %d)",
@@ -324,7 +316,7 @@ static void conn_free(struct conn *k)
 	loop_source_freep(&k->src);
 	loop_source_freep(&k->timer);
 	close(k->fd);
-	free(k->buf);
+	control_line_free(&k->line);
 	free(k->out);
 	free(k);
 }
@@ -387,8 +379,8 @@ static void conn_reply(struct conn *k, struct json_object *reply)
 }
 
 /* Checks who may run what and finds the service; NULL when allowed. */
-static struct json_object *admit(struct control *c, const struct caller *who, const struct command *cmd,
-				 const char *name, struct service **ret_svc)
+static struct json_object *admit(struct control *c, const struct caller *who,
+				 const struct control_command *cmd, const char *name, struct service **ret_svc)
 {
 	*ret_svc = NULL;
 	if ((cmd->mutating || !c->cfg.allow_read) && !who->admin)
@@ -404,14 +396,6 @@ static struct json_object *admit(struct control *c, const struct caller *who, co
 	return NULL;
 }
 
-static const struct command *find_command(const char *name)
-{
-	for (size_t i = 0; name && i < ARRAY_SIZE(commands); i++)
-		if (strcmp(name, commands[i].name) == 0)
-			return &commands[i];
-	return NULL;
-}
-
 static void pending_done(struct control *c, struct json_object *reply)
 {
 	struct pending *p = c->head;
@@ -421,7 +405,6 @@ static void pending_done(struct control *c, struct json_object *reply)
 	if (!c->head)
 		c->tail = NULL;
 	loop_source_freep(&c->deadline);
-	free(p->cmd);
 	free(p->name);
 	free(p);
 }
@@ -433,7 +416,6 @@ static void process_queue(struct control *c)
 {
 	while (c->head) {
 		struct pending *p = c->head;
-		const struct command *cmd = find_command(p->cmd);
 		struct json_object *reply;
 
 		if (!p->waiting) {
@@ -441,13 +423,13 @@ static void process_queue(struct control *c)
 				pending_done(c, error_reply("no such service: %s", p->name));
 				continue;
 			}
-			reply = cmd->fn(c, p->svc);
+			reply = command_fns[p->cmd->id](c, p->svc);
 			if (reply) {
 				pending_done(c, reply);
 				continue;
 			}
 			if (!p->svc) { /* a command without a service answers at once */
-				pending_done(c, error_reply("'%s' gave no answer", p->cmd));
+				pending_done(c, error_reply("'%s' gave no answer", p->cmd->name));
 				continue;
 			}
 			p->waiting = true;
@@ -510,13 +492,12 @@ static void on_service_removed(void *data, struct service *svc)
 
 static const struct service_hooks control_hooks = { .changed = on_service_changed, .removed = on_service_removed };
 
-static void enqueue(struct control *c, struct conn *k, const char *cmd, struct service *svc)
+static void enqueue(struct control *c, struct conn *k, const struct control_command *cmd,
+		    struct service *svc)
 {
 	struct pending *p = calloc(1, sizeof(*p));
 
-	if (!p || !(p->cmd = strdup(cmd)) || (svc && !(p->name = strdup(svc->policy->service)))) {
-		if (p)
-			free(p->cmd);
+	if (!p || (svc && !(p->name = strdup(svc->policy->service)))) {
 		free(p);
 		conn_reply(k, error_reply("out of memory"));
 		return;
@@ -525,6 +506,7 @@ static void enqueue(struct control *c, struct conn *k, const char *cmd, struct s
 	k->queued = true;
 	loop_source_freep(&k->timer);
 	p->conn = k;
+	p->cmd = cmd;
 	p->svc = svc;
 	if (c->tail)
 		c->tail->next = p;
@@ -539,40 +521,34 @@ static void enqueue(struct control *c, struct conn *k, const char *cmd, struct s
  * then owns the connection. */
 static void handle(struct control *c, struct conn *k, const char *line)
 {
-	const struct caller *who = &k->who;
-	struct json_object *req = json_tokener_parse(line), *v, *reply = NULL;
-	const char *name = NULL, *cmd_name = NULL;
-	const struct command *cmd = NULL;
+	struct control_request req;
+	struct json_object *reply = NULL;
 	struct service *svc = NULL;
+	char err[512];
+	int r;
 
-	if (!req || !json_object_is_type(req, json_type_object))
-		reply = error_reply("malformed request");
-	else {
-		if (json_object_object_get_ex(req, "command", &v))
-			cmd_name = json_object_get_string(v);
-		if (json_object_object_get_ex(req, "service", &v))
-			name = json_object_get_string(v);
-		cmd = find_command(cmd_name);
-		if (!cmd)
-			reply = error_reply("unknown command '%s'", cmd_name ? cmd_name : "");
-		else
-			reply = admit(c, who, cmd, name, &svc);
-	}
-	if (!reply && cmd->mutating) {
-		enqueue(c, k, cmd->name, svc);
-		json_object_put(req);
+	r = control_request_parse(line, &req, err, sizeof(err));
+	if (r == -ENOMEM)
+		reply = error_reply("out of memory");
+	else if (r < 0)
+		reply = error_reply("%s", err);
+	else
+		reply = admit(c, &k->who, req.cmd, req.service, &svc);
+	if (!reply && req.cmd->mutating) {
+		enqueue(c, k, req.cmd, svc);
+		control_request_free(&req);
 		return;
 	}
-	if (!reply && strcmp(cmd->name, "explain") == 0)
+	if (!reply && req.cmd->id == CONTROL_EXPLAIN)
 		reply = monitor_explain(c->cfg.monitors, svc);
 	else if (!reply)
-		reply = control_status(c->sup, name, &c->cfg);
-	json_object_put(req);
+		reply = control_status(c->sup, req.service, &c->cfg);
+	control_request_free(&req);
 	conn_reply(k, reply);
 }
 
 /* Reads what the client has sent so far; a whole line (or the client's
- * end of the stream) is the request. */
+ * end of the stream) is the request, and nothing after its newline. */
 static void conn_read(struct conn *k)
 {
 	char chunk[4096];
@@ -580,34 +556,30 @@ static void conn_read(struct conn *k)
 
 	for (;;) {
 		ssize_t n = recv(k->fd, chunk, sizeof(chunk), MSG_DONTWAIT);
-		char *bigger;
+		int r;
 
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && errno == EAGAIN)
 			break;
 		if (n <= 0) { /* the client closed its end, or failed */
-			if (n < 0 || k->len == 0) {
+			if (n < 0 || k->line.len == 0) {
 				conn_free(k);
 				return;
 			}
 			done = true;
 			break;
 		}
-		if (k->len + (size_t)n > REQUEST_MAX) {
-			conn_reply(k, error_reply("request longer than %d bytes", REQUEST_MAX));
+		r = control_line_add(&k->line, chunk, (size_t)n);
+		if (r == -E2BIG) {
+			conn_reply(k, error_reply("request longer than %d bytes", CONTROL_REQUEST_MAX));
 			return;
 		}
-		bigger = realloc(k->buf, k->len + (size_t)n + 1);
-		if (!bigger) {
+		if (r < 0) {
 			conn_free(k);
 			return;
 		}
-		k->buf = bigger;
-		memcpy(k->buf + k->len, chunk, (size_t)n);
-		k->len += (size_t)n;
-		k->buf[k->len] = '\0';
-		if (memchr(chunk, '\n', (size_t)n)) {
+		if (r > 0) {
 			done = true;
 			break;
 		}
@@ -619,7 +591,7 @@ static void conn_read(struct conn *k)
 		conn_free(k);
 		return;
 	}
-	handle(k->c, k, k->buf);
+	handle(k->c, k, k->line.buf);
 }
 
 static int on_conn_io(struct loop_source *src, int fd, uint32_t revents, void *data)
@@ -758,7 +730,6 @@ void control_free(struct control *c)
 		struct pending *p = c->head;
 
 		c->head = p->next;
-		free(p->cmd);
 		free(p->name);
 		free(p);
 	}

@@ -228,6 +228,26 @@ static void test_every_exit_cause_round_trips_with_its_code(void **state)
 	}
 }
 
+/* The counters are unsigned: past 2^31 they must not come back as 0
+ * (written as a negative int, read as an unsigned one). */
+static void test_counters_past_int_max_survive_a_guardian_restart(void **state)
+{
+	struct fixture *f = *state;
+	struct supervisor *before = new_supervisor(f, false), *after;
+
+	live_a_little(web(before));
+	web(before)->restarts = 3000000000u;
+	web(before)->failures_in_row = UINT32_MAX;
+	assert_int_equal(supervisor_save_state(before), 0);
+	supervisor_free(before);
+
+	after = new_supervisor(f, false);
+	assert_int_equal(supervisor_load_state(after), 0);
+	assert_int_equal(web(after)->restarts, 3000000000u);
+	assert_int_equal(web(after)->failures_in_row, UINT32_MAX);
+	supervisor_free(after);
+}
+
 static void test_each_service_gets_its_own_state_back(void **state)
 {
 	struct fixture *f = *state;
@@ -442,13 +462,17 @@ static void test_exit_cause_out_of_range_is_not_loaded(void **state)
 	/* A cause this guardian does not know (a newer one wrote it). */
 	snprintf(text, sizeof(text),
 		 "{\"boot_id\": \"%s\", \"services\": {\"web\": {\"want_running\": true, \"restarts\": 2,"
-		 " \"last_exit_cause\": %d, \"last_exit_code\": 1, \"last_exit_at\": 3}}}",
+		 " \"last_exit_cause\": %d, \"last_exit_code\": 1, \"last_exit_at\": 3,"
+		 " \"last_exit_sender\": {\"sig\": 9, \"pid\": 42, \"comm\": \"kill\"}}}}",
 		 BOOT_ONE, _EXIT_CAUSE_MAX + 5);
 	tmptree_write(f->state_file, text);
 	assert_int_equal(supervisor_load_state(s), 0);
 	assert_int_equal(web(s)->restarts, 2);
 	assert_int_equal(web(s)->last_exit.cause, EXIT_NONE);
 	assert_int_equal(web(s)->last_exit.code, 0);
+	/* Nor its sender: "killed by SIGKILL from pid 42" of no exit. */
+	assert_false(web(s)->last_exit.has_sender);
+	assert_int_equal(web(s)->last_exit.sender.pid, 0);
 	supervisor_free(s);
 }
 
@@ -509,6 +533,164 @@ static void test_state_file_of_the_wrong_shape_or_with_trailing_garbage_is_an_er
 	}
 }
 
+/* A value of the wrong type or out of its field's range is not one
+ * guardian wrote: the file is an error and no service takes any of it
+ * (a "restarts" of 2^32 + 5 must not come back as 5, a cause of 2^32 + 2
+ * not as a signal, a null not as 0). */
+static void test_wrong_types_nulls_and_numbers_out_of_range_are_an_error(void **state)
+{
+	struct fixture *f = *state;
+	static const char *const wrong[] = {
+		"\"want_running\": null",
+		"\"want_running\": 1",
+		"\"want_running\": true, \"restarts\": \"5\"",
+		"\"want_running\": true, \"restarts\": null",
+		"\"want_running\": true, \"restarts\": 2.5",
+		"\"want_running\": true, \"restarts\": -1",
+		"\"want_running\": true, \"restarts\": 4294967301",
+		"\"want_running\": true, \"failures_in_row\": true",
+		"\"want_running\": true, \"gave_up\": \"yes\"",
+		"\"want_running\": true, \"gave_up\": 1",
+		"\"want_running\": true, \"started_mono\": 18446744073709551616",
+		"\"want_running\": true, \"started_mono\": 9223372036854775808",
+		"\"want_running\": true, \"started_real\": -5",
+		"\"want_running\": true, \"started_real\": 1e300",
+		"\"want_running\": true, \"started_real\": NaN",
+		"\"want_running\": true, \"restart_times\": [1, \"2\"]",
+		"\"want_running\": true, \"restart_times\": [null]",
+		"\"want_running\": true, \"restart_times\": [-1]",
+		"\"want_running\": true, \"restart_times\": \"1,2\"",
+		"\"want_running\": true, \"last_exit_cause\": 4294967298",
+		"\"want_running\": true, \"last_exit_cause\": -1",
+		"\"want_running\": true, \"last_exit_cause\": \"2\"",
+		"\"want_running\": true, \"last_exit_code\": 2147483648",
+		"\"want_running\": true, \"last_exit_at\": {}",
+		"\"want_running\": true, \"last_exit_sender\": null",
+		"\"want_running\": true, \"last_exit_sender\": {\"comm\": 5}",
+		"\"want_running\": true, \"last_exit_sender\": {\"comm\": \"sh\", \"pid\": \"42\"}",
+		"\"want_running\": true, \"last_exit_sender\": {\"comm\": \"sh\", \"uid\": 4294967296}",
+		"\"want_running\": true, \"last_exit_sender\": {\"comm\": \"sh\", \"sig\": -2147483649}",
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(wrong); i++) {
+		struct supervisor *s = new_supervisor(f, false);
+		char text[1024];
+
+		print_message("  wrong[%zu]: %s\n", i, wrong[i]);
+		snprintf(text, sizeof(text), "{\"boot_id\": \"%s\", \"services\": {\"web\": {%s, \"last\": 0}}}",
+			 BOOT_ONE, wrong[i]);
+		tmptree_write(f->state_file, text);
+		assert_int_equal(supervisor_load_state(s), -EBADMSG);
+		assert_untouched(web(s));
+		assert_false(web(s)->last_exit.has_sender);
+		supervisor_free(s);
+	}
+}
+
+/* One entry of the wrong shape, even a service's that no policy names any
+ * more, and the file is not one guardian wrote: the good entries beside
+ * it are not taken either. */
+static void test_one_bad_entry_and_no_service_takes_anything(void **state)
+{
+	struct fixture *f = *state;
+	static const char *const bad[] = {
+		"\"worker\": {\"want_running\": true, \"restarts\": \"lots\"}",
+		"\"gone\": {\"restarts\": 1}",
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		struct supervisor *s = new_supervisor(f, true);
+		char text[1024];
+
+		print_message("  bad[%zu]\n", i);
+		snprintf(text, sizeof(text),
+			 "{\"boot_id\": \"%s\", \"services\": {\"web\": {\"want_running\": true, \"restarts\": 4}, %s}}",
+			 BOOT_ONE, bad[i]);
+		tmptree_write(f->state_file, text);
+		assert_int_equal(supervisor_load_state(s), -EBADMSG);
+		assert_untouched(web(s));
+		assert_untouched(worker(s));
+		supervisor_free(s);
+	}
+}
+
+/* Nesting deeper than the JSON parser's limit is refused, not recursed
+ * into; an unknown key within it is skipped. */
+static void test_deep_nesting_is_refused_and_unknown_keys_skipped(void **state)
+{
+	struct fixture *f = *state;
+	struct supervisor *s;
+	char text[4096], deep[1024];
+	size_t n = 0;
+
+	for (int i = 0; i < 200; i++)
+		deep[n++] = '[';
+	for (int i = 0; i < 200; i++)
+		deep[n++] = ']';
+	deep[n] = '\0';
+	snprintf(text, sizeof(text),
+		 "{\"boot_id\": \"%s\", \"services\": {\"web\": {\"want_running\": true, \"restarts\": 3, \"x\": %s}}}",
+		 BOOT_ONE, deep);
+	tmptree_write(f->state_file, text);
+	s = new_supervisor(f, false);
+	assert_int_equal(supervisor_load_state(s), -EBADMSG);
+	assert_untouched(web(s));
+	supervisor_free(s);
+
+	snprintf(text, sizeof(text),
+		 "{\"boot_id\": \"%s\", \"later\": {\"a\": [[[1]]]}, \"services\": {\"web\": {\"want_running\": true,"
+		 " \"restarts\": 3, \"x\": [[[{\"y\": null}]]]}}}",
+		 BOOT_ONE);
+	tmptree_write(f->state_file, text);
+	s = new_supervisor(f, false);
+	assert_int_equal(supervisor_load_state(s), 0);
+	assert_int_equal(web(s)->restarts, 3);
+	supervisor_free(s);
+}
+
+/* Every field at the ends of its range comes back as it was. */
+static void test_values_at_the_ends_of_their_ranges_round_trip(void **state)
+{
+	struct fixture *f = *state;
+	struct supervisor *before = new_supervisor(f, false), *after;
+	struct service *svc = web(before);
+	struct service_exit *e;
+
+	svc->want_running = true;
+	svc->restarts = UINT32_MAX;
+	svc->failures_in_row = UINT32_MAX;
+	svc->started_mono = INT64_MAX;
+	svc->started_real = INT64_MAX;
+	svc->restart_times[0] = INT64_MAX;
+	svc->last_exit = (struct service_exit){ .cause = _EXIT_CAUSE_MAX - 1, .code = INT32_MIN, .at = INT64_MAX,
+						.has_sender = true };
+	svc->last_exit.sender = (struct signal_sender){ .sig = INT32_MAX, .target = INT32_MIN, .pid = INT32_MAX,
+							.uid = UINT32_MAX };
+	snprintf(svc->last_exit.sender.comm, sizeof(svc->last_exit.sender.comm), "%s", "fifteen-chars-x");
+	assert_int_equal(supervisor_save_state(before), 0);
+	supervisor_free(before);
+
+	after = new_supervisor(f, false);
+	assert_int_equal(supervisor_load_state(after), 0);
+	svc = web(after);
+	assert_int_equal(svc->restarts, UINT32_MAX);
+	assert_int_equal(svc->failures_in_row, UINT32_MAX);
+	assert_int_equal(svc->started_mono, INT64_MAX);
+	assert_int_equal(svc->started_real, INT64_MAX);
+	assert_int_equal(svc->restart_times[0], INT64_MAX);
+	e = &svc->last_exit;
+	assert_int_equal(e->cause, _EXIT_CAUSE_MAX - 1);
+	assert_int_equal(e->code, INT32_MIN);
+	assert_int_equal(e->at, INT64_MAX);
+	assert_true(e->has_sender);
+	assert_int_equal(e->sender.sig, INT32_MAX);
+	assert_int_equal(e->sender.target, INT32_MIN);
+	assert_int_equal(e->sender.pid, INT32_MAX);
+	assert_int_equal(e->sender.uid, UINT32_MAX);
+	assert_string_equal(e->sender.comm, "fifteen-chars-x");
+	supervisor_free(after);
+}
+
 /* The `removed` hooks run as services are freed, and a subscriber may
  * look at the services that remain (the BPF observers do, for a twin
  * that shares the cgroup): a service already freed must be out of the
@@ -566,6 +748,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		T(test_counters_ring_and_last_exit_survive_a_guardian_restart),
 		T(test_every_exit_cause_round_trips_with_its_code),
+		T(test_counters_past_int_max_survive_a_guardian_restart),
 		T(test_each_service_gets_its_own_state_back),
 		T(test_service_stopped_by_command_stays_stopped_after_a_guardian_restart),
 		T(test_service_that_gave_up_stays_given_up_after_a_guardian_restart),
@@ -578,6 +761,10 @@ int main(void)
 		T(test_exit_cause_out_of_range_is_not_loaded),
 		T(test_signal_sender_of_the_last_exit_survives_a_guardian_restart),
 		T(test_state_file_of_the_wrong_shape_or_with_trailing_garbage_is_an_error),
+		T(test_wrong_types_nulls_and_numbers_out_of_range_are_an_error),
+		T(test_one_bad_entry_and_no_service_takes_anything),
+		T(test_deep_nesting_is_refused_and_unknown_keys_skipped),
+		T(test_values_at_the_ends_of_their_ranges_round_trip),
 		T(test_removed_hooks_see_only_services_not_yet_freed),
 	};
 

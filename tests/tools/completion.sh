@@ -6,7 +6,8 @@
 # the command line (a stand-in speaking guardian's protocol), and with no
 # daemon there are none and nothing is printed. Run with and without
 # bash-completion's helpers, which the packaged script meets on a real
-# system. zsh's completion must at least parse.
+# system. zsh's completion likewise, in an interactive zsh on a
+# pseudo-terminal (tests/tools/zsh-complete.zsh).
 # Usage: completion.sh GUARDCTL SOURCE-ROOT
 set -u
 guardctl=$1 src=$2
@@ -122,8 +123,26 @@ else
 	desc="bash-completion is installed (tools/install-deps)"; ok false
 fi
 
+# zsh's completion, as an interactive zsh offers it on a pseudo-terminal.
 if command -v zsh >/dev/null; then
 	desc="zsh parses _guardctl"; ok zsh -n "$zsh_comp"
+	zexpect() { # LINE EXPECTED...
+		local line=$1 got want; shift
+		got=$(timeout 20 zsh -f "$src/tests/tools/zsh-complete.zsh" "$(dirname "$zsh_comp")" "$line" | LC_ALL=C sort)
+		want=$(printf '%s\n' "$@" | sed '/^$/d' | LC_ALL=C sort)
+		desc="zsh: '${line#"$guardctl"}' completes to: $(echo $want)"
+		ok [ "$got" = "$want" ]
+		[ "$got" = "$want" ] || echo "#   got: $(echo $got)"
+	}
+	zexpect "$guardctl " "${commands[@]}"
+	zexpect "$guardctl re" reload restart
+	zexpect "$guardctl -" "${globals[@]}"
+	mapfile -t opts < <(grep -E "^  log( |$)" <<<"$help" | grep -o -- '--[a-z-]*')
+	zexpect "$guardctl log -" "${opts[@]}" -f
+	zexpect "$guardctl --socket $t/sock stop " "${services[@]}"
+	zexpect "$guardctl --socket $t/sock log --json w" web worker
+	zexpect "$guardctl --socket $t/none start "
+	zexpect "$guardctl check $t/policies/we" web.yaml
 else
 	desc="zsh is installed (tools/install-deps)"; ok false
 fi

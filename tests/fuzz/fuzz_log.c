@@ -3,9 +3,8 @@
  * skipped, never crash, abort or read out of bounds. */
 #include <stdio.h>
 
+#include "fuzz.h"
 #include "../../tools/guardctl-log.c"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -16,6 +16,8 @@ struct actionlog {
 	bool rotate_failed; /* said so once; said again when it works */
 	bool cut;           /* a partial line may end the file: start on a new one */
 	uint64_t lost;      /* records that could not be written */
+	actionlog_observer_fn observer;
+	void *observer_data;
 };
 
 static int open_log(struct actionlog *a)
@@ -133,6 +135,8 @@ int actionlog_write(struct actionlog *a, struct json_object *rec)
 			a->lost++;
 		return -ENOMEM;
 	}
+	if (a->observer)
+		a->observer(a->observer_data, rec);
 	line = json_object_to_json_string_ext(rec, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
 	/* One write of the whole line: O_APPEND keeps concurrent readers from
 	 * ever seeing half a record followed by another. */
@@ -182,4 +186,10 @@ int actionlog_write(struct actionlog *a, struct json_object *rec)
 uint64_t actionlog_lost(const struct actionlog *a)
 {
 	return a ? a->lost : 0;
+}
+
+void actionlog_set_observer(struct actionlog *a, actionlog_observer_fn fn, void *data)
+{
+	a->observer = fn;
+	a->observer_data = data;
 }

@@ -27,3 +27,9 @@ int actionlog_write_with(struct actionlog *a, struct json_object *rec, struct js
 /* Records that could not be written since it was opened (a full disk). */
 uint64_t actionlog_lost(const struct actionlog *a);
 const char *actionlog_path(const struct actionlog *a);
+
+/* Called with every record as it is handed to actionlog_write (written or
+ * not), before it is consumed: the metrics count actions from here. One
+ * observer; NULL clears it. It must not keep rec. */
+typedef void (*actionlog_observer_fn)(void *data, struct json_object *rec);
+void actionlog_set_observer(struct actionlog *a, actionlog_observer_fn fn, void *data);

@@ -16,6 +16,7 @@
 #include "control.h"
 #include "log.h"
 #include "loop.h"
+#include "metrics.h"
 #include "notify.h"
 #include "spawn.h"
 #include "policy.h"
@@ -38,6 +39,9 @@ struct options {
 	bool verbose;
 	bool check_host_only;
 	struct kubelet_config kubelet; /* url NULL: no kubelet client */
+	const char *metrics_listen;    /* NULL: no /metrics */
+	struct sockaddr_storage metrics_addr;
+	socklen_t metrics_addr_len;
 };
 
 static void usage(FILE *out)
@@ -62,6 +66,7 @@ static void usage(FILE *out)
 		"  --kubelet-ca FILE     CA of the kubelet's serving certificate; default the pod's\n"
 		"                        service-account ca.crt\n"
 		"  --kubelet-insecure-tls  do not check the kubelet's serving certificate\n"
+		"  --metrics-listen ADDR:PORT  serve Prometheus /metrics there (127.0.0.1:9464, [::1]:9464)\n"
 		"  --check-host          only check for a usable cgroup v2 memory controller\n"
 		"  --verbose             debug logging\n"
 		"  --version             print the version\n"
@@ -70,7 +75,7 @@ static void usage(FILE *out)
 
 enum { OPT_POLICIES = 256, OPT_STATE, OPT_RUNTIME, OPT_CGROOT, OPT_CGPARENT, OPT_PROC, OPT_ADMIN,
        OPT_DRY, OPT_NOBPF, OPT_MINAVAIL, OPT_NOSYSGUARD, OPT_VERBOSE, OPT_CHECK_HOST, OPT_VERSION, OPT_HELP,
-       OPT_KUBELET, OPT_KUBELET_TOKEN, OPT_KUBELET_CA, OPT_KUBELET_INSECURE };
+       OPT_KUBELET, OPT_KUBELET_TOKEN, OPT_KUBELET_CA, OPT_KUBELET_INSECURE, OPT_METRICS };
 
 #define SA_DIR "/var/run/secrets/kubernetes.io/serviceaccount"
 
@@ -123,6 +128,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{ "kubelet-token", required_argument, NULL, OPT_KUBELET_TOKEN },
 		{ "kubelet-ca", required_argument, NULL, OPT_KUBELET_CA },
 		{ "kubelet-insecure-tls", no_argument, NULL, OPT_KUBELET_INSECURE },
+		{ "metrics-listen", required_argument, NULL, OPT_METRICS },
 		{ "help", no_argument, NULL, OPT_HELP },
 		{},
 	};
@@ -167,6 +173,14 @@ static int parse_args(int argc, char **argv, struct options *o)
 		case OPT_KUBELET_TOKEN: o->kubelet.token_file = optarg; break;
 		case OPT_KUBELET_CA: o->kubelet.ca_file = optarg; break;
 		case OPT_KUBELET_INSECURE: o->kubelet.insecure_tls = true; break;
+		case OPT_METRICS:
+			if (metrics_parse_listen(optarg, &o->metrics_addr, &o->metrics_addr_len) < 0) {
+				fprintf(stderr, "guardian: --metrics-listen '%s': expected a numeric ADDR:PORT, e.g. "
+						"127.0.0.1:9464 or [::1]:9464\n", optarg);
+				return -EINVAL;
+			}
+			o->metrics_listen = optarg;
+			break;
 		case OPT_VERBOSE: o->verbose = true; break;
 		case OPT_CHECK_HOST: o->check_host_only = true; break;
 		case OPT_VERSION: printf("guardian %s\n", GUARDIAN_VERSION); return 1;
@@ -306,6 +320,7 @@ struct daemon {
 	struct bpf_observers *bpf;
 	struct sysguard *sysguard;
 	struct kubelet *kubelet;
+	struct metrics *metrics;
 	char *socket_path;
 	int lock_fd; /* <state-dir>/guardian.lock, held while guardian runs */
 };
@@ -476,6 +491,21 @@ static void on_kubelet_update(void *data)
 	supervisor_kube_update(data);
 }
 
+static int setup_metrics(struct daemon *d)
+{
+	struct metrics_config mcfg = { .addr = d->opt.metrics_addr, .addr_len = d->opt.metrics_addr_len,
+				       .sup = d->sup, .monitors = d->monitors, .bpf = d->bpf, .actions = d->actions };
+	int r;
+
+	if (!d->opt.metrics_listen)
+		return 0;
+	r = metrics_new(d->loop, &mcfg, &d->metrics);
+	if (r < 0)
+		return log_error_errno(r, "--metrics-listen %s: cannot serve /metrics there", d->opt.metrics_listen);
+	log_info("metrics: http://%s/metrics", metrics_address(d->metrics));
+	return 0;
+}
+
 static int daemon_setup(struct daemon *d, struct policy **policies, size_t n)
 {
 	struct supervisor_config scfg = { .state_dir = d->opt.state_dir, .cgroup_parent = d->opt.cgroup_parent,
@@ -561,13 +591,14 @@ static int daemon_setup(struct daemon *d, struct policy **policies, size_t n)
 	r = control_new(d->loop, d->sup, &ccfg, &d->control);
 	if (r < 0)
 		return log_error_errno(r, "cannot listen on %s", d->socket_path);
-	return 0;
+	return setup_metrics(d);
 }
 
 static void daemon_done(struct daemon *d)
 {
 	/* Top down: the supervisor's `removed` hooks still reach the monitors
 	 * and the BPF observers, which go after it. */
+	metrics_free(d->metrics);
 	control_free(d->control);
 	sysguard_stop(d->sysguard);
 	supervisor_free(d->sup);

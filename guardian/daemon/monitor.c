@@ -35,6 +35,7 @@ struct monitors {
 	size_t n;
 	uint64_t swap_free;  /* SwapFree from /proc/meminfo ... */
 	usec_t swap_at;      /* ... read then (monotonic) */
+	struct monitor_latency latency;
 };
 
 /* The machine's free swap changes slowly and is the same for every
@@ -221,12 +222,37 @@ static void carry_out(struct monitor *m, const struct engine_decision *d, const 
 	}
 }
 
+/* From 100 us (a sample read and a memory.high write) to 2.5 s (a stuck
+ * disk under the action log's fsync): where the engine's reaction time
+ * lives and where it goes wrong. */
+const double monitor_latency_bounds[MONITOR_LATENCY_BOUNDS] = {
+	0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5,
+};
+
+static void note_latency(struct monitors *ms, const struct engine_sample *s)
+{
+	usec_t from = s->woke ? s->woke : s->at, now = now_monotonic();
+	double sec = now > from ? (double)(now - from) / USEC_PER_SEC : 0;
+	size_t i = 0;
+
+	while (i < MONITOR_LATENCY_BOUNDS && sec > monitor_latency_bounds[i])
+		i++;
+	ms->latency.counts[i]++;
+	ms->latency.sum += sec;
+}
+
+const struct monitor_latency *monitor_latency(const struct monitors *ms)
+{
+	return &ms->latency;
+}
+
 static int monitor_start(struct monitors *ms, struct service *svc);
 static void monitor_stop(struct monitor *m);
 
 static void on_sample(void *data, const struct engine_sample *s)
 {
 	struct monitor *m = data;
+	struct monitors *ms = m->ms;
 	struct engine_sample smp;
 	struct engine_decision out[ENGINE_MAX_DECISIONS];
 	size_t n;
@@ -246,8 +272,10 @@ static void on_sample(void *data, const struct engine_sample *s)
 	}
 	n = engine_feed(&m->eng, s, out, ARRAY_SIZE(out));
 	pressure_set_fast(m->pressure, engine_wants_fast(&m->eng));
-	for (size_t i = 0; i < n && m->running && !m->new_run; i++)
+	for (size_t i = 0; i < n && m->running && !m->new_run; i++) {
 		carry_out(m, &out[i], s);
+		note_latency(ms, s);
+	}
 	if (m->new_run && m->running) {
 		m->new_run = false;
 		monitor_stop(m);
@@ -467,6 +495,20 @@ int monitor_growth(void *data, struct service *svc, double *ret_bps)
 	if (!m || !m->running)
 		return -ENODATA;
 	return engine_growth(&m->eng, ret_bps);
+}
+
+int monitor_figures(struct monitors *ms, struct service *svc, struct monitor_figures *ret)
+{
+	struct monitor *m = monitor_find(ms, svc);
+	const struct engine_sample *s = m && m->running ? engine_last(&m->eng) : NULL;
+
+	if (!s)
+		return -ENODATA;
+	*ret = (struct monitor_figures){ .working_set = engine_working_set(s), .memory_max = s->memory_max,
+					 .memory_high = s->memory_high };
+	ret->has_growth = engine_growth(&m->eng, &ret->growth_bps) == 0;
+	ret->has_time_to_max = engine_time_to_max(&m->eng, &ret->time_to_max) == 0;
+	return 0;
 }
 
 /* --- explain --------------------------------------------------------------------- */

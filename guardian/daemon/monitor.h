@@ -38,3 +38,25 @@ int monitor_growth(void *data, struct service *svc, double *ret_bps);
 /* For the system-wide guard (data is the monitors): is the service's own
  * engine acting on it, or did it restart or kill it in the last 30 s? */
 bool monitor_engaged(void *data, struct service *svc, bool *ret_stalled);
+
+/* For the metrics: what the engine last sampled of a running service.
+ * -ENODATA when it is not watched or not sampled yet this run. */
+struct monitor_figures {
+	uint64_t working_set, memory_max, memory_high; /* UINT64_MAX: "max" */
+	bool has_growth, has_time_to_max;
+	double growth_bps;
+	usec_t time_to_max;
+};
+int monitor_figures(struct monitors *ms, struct service *svc, struct monitor_figures *ret);
+
+/* Decision latency: from the kernel event that woke the sampler (or the
+ * timer's sample) to each of the engine's decisions carried out and
+ * recorded, in seconds. counts[i] are the decisions within bounds[i] (and
+ * above bounds[i-1]); counts[MONITOR_LATENCY_BOUNDS] those above the last. */
+#define MONITOR_LATENCY_BOUNDS 14
+extern const double monitor_latency_bounds[MONITOR_LATENCY_BOUNDS];
+struct monitor_latency {
+	uint64_t counts[MONITOR_LATENCY_BOUNDS + 1];
+	double sum;
+};
+const struct monitor_latency *monitor_latency(const struct monitors *ms);

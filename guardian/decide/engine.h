@@ -21,6 +21,7 @@
  * cpu_usec are the kernel's running totals. */
 struct engine_sample {
 	usec_t at; /* monotonic */
+	usec_t woke; /* when the kernel event behind this sample woke guardian (0: a timer's) */
 	uint64_t current, anon, file, inactive_file, shmem, swap, pids;
 	uint64_t memory_max, memory_high;
 	uint64_t swap_max;  /* memory.swap.max (UINT64_MAX: max; 0 without swap accounting) */

@@ -314,3 +314,24 @@ void bpf_observers_service_json(const struct bpf_observers *o, uint64_t cgroup_i
 	format_rfc3339(now_realtime() - (now_monotonic() - last), ts, sizeof(ts));
 	json_object_object_add(svc, "reclaim_last", json_object_new_string(ts));
 }
+
+uint64_t bpf_observers_oom_kills(const struct bpf_observers *o, uint64_t cgroup_id)
+{
+	const struct guarded *g = o ? find_guarded(o, cgroup_id) : NULL;
+
+	return g ? g->kernel_oom_kills : 0;
+}
+
+uint64_t bpf_observers_oom_kills_all(const struct bpf_observers *o)
+{
+	return o ? o->kernel_oom_kills : 0;
+}
+
+bool bpf_observers_program(const struct bpf_observers *o, size_t i, const char **ret_name, bool *ret_loaded)
+{
+	if (i >= _OBS_MAX)
+		return false;
+	*ret_name = observer_names[i];
+	*ret_loaded = o && o->on[i];
+	return true;
+}

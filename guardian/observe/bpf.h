@@ -84,3 +84,10 @@ void bpf_observers_status_json(const struct bpf_observers *o, struct json_object
 /* Adds a service's "kernel_oom_kills", "reclaim_events" and
  * "reclaim_last" (RFC 3339, null if none) to its status object. */
 void bpf_observers_service_json(const struct bpf_observers *o, uint64_t cgroup_id, struct json_object *svc);
+
+/* For the metrics: kernel OOM kills attributed to the cgroup (0 when not
+ * guarded) and on the whole machine; program i's name and whether it is
+ * loaded, false past the last. o may be NULL (every program off). */
+uint64_t bpf_observers_oom_kills(const struct bpf_observers *o, uint64_t cgroup_id);
+uint64_t bpf_observers_oom_kills_all(const struct bpf_observers *o);
+bool bpf_observers_program(const struct bpf_observers *o, size_t i, const char **ret_name, bool *ret_loaded);

@@ -51,6 +51,7 @@ struct pressure {
 	int current_fd;                    /* memory.current, kept open */
 	unsigned still;                    /* lazy ticks in a row it did not move */
 	usec_t last_full;
+	usec_t woke;                       /* the first event since the last sample (0: none) */
 	unsigned long samples;
 };
 
@@ -170,6 +171,8 @@ static void sample_now(struct pressure *s)
 		return; /* the group is going away; the service's own watch sees it */
 	smp.psi_fired = s->psi_fired;
 	s->psi_fired = false;
+	smp.woke = s->woke;
+	s->woke = 0;
 	s->last_full = smp.at;
 	s->last_current = smp.current;
 	s->memory_max = smp.memory_max;
@@ -226,6 +229,8 @@ static int on_event(struct pressure *s)
 {
 	usec_t now = now_monotonic();
 
+	if (!s->woke)
+		s->woke = now; /* the first event since the last sample */
 	s->still = 0;
 	s->fast = true;
 	if (now - s->last_full < EVENT_MIN_GAP) {

@@ -296,7 +296,7 @@ static int take_lock(const char *state_dir, int *ret_fd)
 static int load_policies(const struct options *o, struct policy ***ret, size_t *ret_n)
 {
 	struct diag d = { 0 };
-	int r = policy_load_dir(o->policies, ret, ret_n, &d);
+	int r = policy_load_dir_at(o->policies, o->proc_root, ret, ret_n, &d);
 
 	for (size_t i = 0; i < d.n; i++)
 		log_error("%s", d.msgs[i]);
@@ -336,7 +336,7 @@ static struct json_object *reload(void *data)
 	int r;
 
 	log_info("reloading the policies in %s", d->opt.policies);
-	r = policy_load_dir(d->opt.policies, &v, &n, &diag);
+	r = policy_load_dir_at(d->opt.policies, d->opt.proc_root, &v, &n, &diag);
 	if (r < 0) {
 		for (size_t i = 0; i < diag.n; i++) {
 			log_error("%s", diag.msgs[i]);

@@ -176,8 +176,9 @@ struct soft_hard {
 	const struct ynode *soft, *hard;
 };
 
-static int rlimit_value(struct pctx *c, const struct ynode *v, bool bytes, uint64_t *ret)
+static int rlimit_value(struct pctx *c, const struct ynode *v, const struct rlimit_name *rn, uint64_t *ret)
 {
+	bool bytes = rn->bytes;
 	const char *s;
 	int r;
 
@@ -185,15 +186,17 @@ static int rlimit_value(struct pctx *c, const struct ynode *v, bool bytes, uint6
 		return -EINVAL;
 	if (strcmp(s, "infinity") == 0 || strcmp(s, "max") == 0) {
 		*ret = RLIM_INFINITY;
-		return 0;
+	} else {
+		r = bytes ? parse_size(s, ret, NULL) : parse_u64(s, ret);
+		if (r < 0 || strchr(s, '\n') || *ret == RLIM_INFINITY) {
+			perr(c, v, bytes ? "expected a size like 8M or infinity, got %s"
+					 : "expected a number or infinity, got %s", GOT(v));
+			return -EINVAL;
+		}
 	}
-	r = bytes ? parse_size(s, ret, NULL) : parse_u64(s, ret);
-	if (r < 0 || strchr(s, '\n') || *ret == RLIM_INFINITY) {
-		perr(c, v, bytes ? "expected a size like 8M or infinity, got %s" : "expected a number or infinity, got %s",
-		     GOT(v));
-		return -EINVAL;
-	}
-	return 0;
+	/* Here, not at the spawn: a limit the kernel refuses (nofile past
+	 * fs.nr_open) would otherwise fail every start of the service. */
+	return check_rlimit_ceiling(c, v, rn->resource, *ret);
 }
 
 static int rlimit_entry(struct pctx *c, const struct ynode *v, const struct rlimit_name *rn,
@@ -209,17 +212,17 @@ static int rlimit_entry(struct pctx *c, const struct ynode *v, const struct rlim
 
 	ret->resource = rn->resource;
 	if (v->kind != YNODE_MAP) {
-		r = rlimit_value(c, v, rn->bytes, &ret->soft);
+		r = rlimit_value(c, v, rn, &ret->soft);
 		ret->hard = ret->soft;
 		return r;
 	}
 	if (walk_map(c, v, fields, ARRAY_SIZE(fields), &sh) < 0)
 		return -EINVAL;
 	old = path_push_key(c, "soft");
-	r = rlimit_value(c, sh.soft, rn->bytes, &ret->soft);
+	r = rlimit_value(c, sh.soft, rn, &ret->soft);
 	path_pop(c, old);
 	old = path_push_key(c, "hard");
-	if (rlimit_value(c, sh.hard, rn->bytes, &ret->hard) < 0)
+	if (rlimit_value(c, sh.hard, rn, &ret->hard) < 0)
 		r = -EINVAL;
 	path_pop(c, old);
 	if (r == 0 && ret->soft > ret->hard) {

@@ -5,9 +5,18 @@
 #include "policy.h"
 #include "yamlnode.h"
 
+/* The kernel's ceilings a policy is checked against, read once per load
+ * (policy-host.c). */
+struct host_limits {
+	const char *proc_root; /* where they were read, for messages */
+	uint64_t nr_open;      /* fs.nr_open: the most RLIMIT_NOFILE can be */
+	bool nr_open_read;     /* false: unreadable; the kernel's own bound applies */
+};
+
 struct pctx {
 	const char *file;  /* as given, for messages */
 	struct diag *d;
+	const struct host_limits *host;
 	unsigned errors;   /* counted even when a message could not be stored */
 	char path[256];    /* dotted key path of the value being read */
 	size_t plen;
@@ -78,3 +87,11 @@ int read_enum(struct pctx *c, const struct ynode *v, const char *const *names, s
 int policy_compile(struct pctx *c, const struct ynode *root, struct policy *p);
 int f_health(struct pctx *c, const struct ynode *v, void *dst); /* struct policy * */
 int f_rules(struct pctx *c, const struct ynode *v, void *dst);  /* struct policy * */
+
+/* The policy against this machine (policy-host.c). host_limits_read never
+ * fails: what it cannot read it leaves to the kernel's own bounds.
+ * check_rlimit_ceiling reports a value of resource (RLIMIT_*) at v that
+ * the kernel would refuse or that means nothing past its range; 0 or
+ * -EINVAL. */
+void host_limits_read(const char *proc_root, struct host_limits *ret);
+int check_rlimit_ceiling(struct pctx *c, const struct ynode *v, int resource, uint64_t value);

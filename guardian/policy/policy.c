@@ -142,10 +142,11 @@ static void diag_sort(struct diag *d, size_t start, const char *path)
 	}
 }
 
-int policy_load_buffer(const char *path, const char *buf, size_t len, struct policy **ret, struct diag *d)
+static int load_buffer(const char *path, const struct host_limits *host, const char *buf, size_t len,
+		       struct policy **ret, struct diag *d)
 {
 	_cleanup_ynode_ struct ynode *root = NULL;
-	struct pctx c = { .file = path, .d = d };
+	struct pctx c = { .file = path, .d = d, .host = host };
 	struct yerror yerr;
 	struct policy *p;
 	size_t start;
@@ -173,7 +174,21 @@ int policy_load_buffer(const char *path, const char *buf, size_t len, struct pol
 	return 0;
 }
 
-int policy_load_file(const char *path, struct policy **ret, struct diag *d)
+int policy_load_buffer_at(const char *path, const char *proc_root, const char *buf, size_t len,
+			  struct policy **ret, struct diag *d)
+{
+	struct host_limits host;
+
+	host_limits_read(proc_root, &host);
+	return load_buffer(path, &host, buf, len, ret, d);
+}
+
+int policy_load_buffer(const char *path, const char *buf, size_t len, struct policy **ret, struct diag *d)
+{
+	return policy_load_buffer_at(path, NULL, buf, len, ret, d);
+}
+
+static int load_file(const char *path, const struct host_limits *host, struct policy **ret, struct diag *d)
 {
 	_cleanup_free_ char *buf = NULL;
 	size_t len = 0;
@@ -182,7 +197,15 @@ int policy_load_file(const char *path, struct policy **ret, struct diag *d)
 	r = read_policy_file(path, &buf, &len, d);
 	if (r < 0)
 		return r;
-	return policy_load_buffer(path, buf, len, ret, d);
+	return load_buffer(path, host, buf, len, ret, d);
+}
+
+int policy_load_file(const char *path, struct policy **ret, struct diag *d)
+{
+	struct host_limits host;
+
+	host_limits_read(NULL, &host);
+	return load_file(path, &host, ret, d);
 }
 
 static int policy_name_filter(const struct dirent *de)
@@ -224,8 +247,8 @@ static int check_unique(struct policy **v, size_t n, struct diag *d)
 	return r;
 }
 
-static int load_entries(const char *dir, struct dirent **ents, int n, struct policy **v, size_t *ret_n,
-			struct diag *d)
+static int load_entries(const char *dir, const struct host_limits *host, struct dirent **ents, int n,
+			struct policy **v, size_t *ret_n, struct diag *d)
 {
 	const char *sep = dir[0] && dir[strlen(dir) - 1] == '/' ? "" : "/";
 	size_t k = 0;
@@ -240,7 +263,7 @@ static int load_entries(const char *dir, struct dirent **ents, int n, struct pol
 			break;
 		}
 		/* Keep going after a bad file: the user fixes all of them at once. */
-		if (policy_load_file(path, &v[k], d) < 0)
+		if (load_file(path, host, &v[k], d) < 0)
 			r = -EINVAL;
 		else
 			k++;
@@ -272,6 +295,13 @@ static int dir_unsafe(const char *dir, struct diag *d)
 
 int policy_load_dir(const char *dir, struct policy ***ret, size_t *ret_n, struct diag *d)
 {
+	return policy_load_dir_at(dir, NULL, ret, ret_n, d);
+}
+
+int policy_load_dir_at(const char *dir, const char *proc_root, struct policy ***ret, size_t *ret_n,
+		       struct diag *d)
+{
+	struct host_limits host;
 	struct dirent **ents = NULL;
 	struct policy **v;
 	size_t k = 0;
@@ -293,7 +323,8 @@ int policy_load_dir(const char *dir, struct policy ***ret, size_t *ret_n, struct
 		free_dirents(ents, n);
 		return -ENOMEM;
 	}
-	r = load_entries(dir, ents, n, v, &k, d);
+	host_limits_read(proc_root, &host);
+	r = load_entries(dir, &host, ents, n, v, &k, d);
 	free_dirents(ents, n);
 	if (check_unique(v, k, d) < 0 && r == 0)
 		r = -EINVAL;

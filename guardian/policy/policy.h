@@ -209,16 +209,23 @@ void diag_add(struct diag *d, const char *file, unsigned line, unsigned col, con
 void diag_free(struct diag *d);
 
 /* Load one file. Returns 0 and a policy, or a negative errno with every
- * problem added to d (-EINVAL for a policy that does not validate). */
+ * problem added to d (-EINVAL for a policy that does not validate).
+ * Besides the file itself a load holds rlimits to the kernel's ceilings
+ * (fs.nr_open), read under /proc or, for the _at variants, proc_root
+ * (NULL: /proc). */
 int policy_load_file(const char *path, struct policy **ret, struct diag *d);
 /* The same from text already in memory (no file mode check); `path` only
  * names it in diagnostics. For tests and fuzzing. */
 int policy_load_buffer(const char *path, const char *buf, size_t len, struct policy **ret, struct diag *d);
+int policy_load_buffer_at(const char *path, const char *proc_root, const char *buf, size_t len,
+			  struct policy **ret, struct diag *d);
 
 /* Load every *.yaml / *.yml in a directory (sorted by name). All files are
  * checked even after an error; service names must be unique. On error no
  * policies are returned. */
 int policy_load_dir(const char *dir, struct policy ***ret, size_t *ret_n, struct diag *d);
+int policy_load_dir_at(const char *dir, const char *proc_root, struct policy ***ret, size_t *ret_n,
+		       struct diag *d);
 
 void policy_free(struct policy *p);
 /* Does p watch cgroups (globs or the node's pods) instead of starting one? */

@@ -526,6 +526,135 @@ static void test_restart_delay_and_rlimits_checked(void **state)
 		      "bad/restart-delay.yaml:4:72: rlimits.stack.hard: required key is missing");
 }
 
+/* Load text with the kernel's ceilings read under proc_root; the messages. */
+static int load_text_at(const char *proc_root, const char *text, struct policy **ret, struct diag *d)
+{
+	int r = policy_load_buffer_at("t.yaml", proc_root, text, strlen(text), ret, d);
+
+	if (r < 0)
+		print_diag(d);
+	return r;
+}
+
+static void expect_text_errors(const char *proc_root, const char *text, const char *const *want, size_t n)
+{
+	_cleanup_diag_ struct diag d = { 0 };
+	struct policy *p = NULL;
+
+	assert_int_equal(load_text_at(proc_root, text, &p, &d), -EINVAL);
+	assert_null(p);
+	assert_int_equal(d.n, n);
+	for (size_t i = 0; i < n; i++)
+		assert_string_equal(d.msgs[i], want[i]);
+}
+static void expect_text_error(const char *proc_root, const char *text, const char *want)
+{
+	expect_text_errors(proc_root, text, &want, 1);
+}
+#define EXPECT_TEXT_ERRORS(proc_root, text, ...)                                   \
+	do {                                                                       \
+		static const char *const _w[] = { __VA_ARGS__ };                   \
+		expect_text_errors((proc_root), (text), _w, ARRAY_SIZE(_w));       \
+	} while (0)
+
+/* A proc root whose fs.nr_open is n (0: none at all). */
+static void fake_proc(char *dir, size_t len, unsigned n)
+{
+	char path[320], text[32];
+
+	tmptree_new(dir, len, "policyproc");
+	if (!n)
+		return;
+	snprintf(path, sizeof(path), "%s/sys", dir);
+	tmptree_mkdir(path);
+	snprintf(path, sizeof(path), "%s/sys/fs", dir);
+	tmptree_mkdir(path);
+	snprintf(path, sizeof(path), "%s/sys/fs/nr_open", dir);
+	snprintf(text, sizeof(text), "%u\n", n);
+	tmptree_write(path, text);
+}
+
+static void test_nofile_above_fs_nr_open_refused_at_check_time(void **state)
+{
+	_cleanup_diag_ struct diag d = { 0 };
+	char proc[256], want[3][512];
+	struct policy *p = NULL;
+
+	fake_proc(proc, sizeof(proc), 4096);
+	assert_int_equal(load_text_at(proc, "service: t\ncommand: [sleep, '1']\nrlimits: {nofile: 4096}\n", &p, &d), 0);
+	assert_int_equal(p->rlimits[0].hard, 4096);
+	policy_free(p);
+	snprintf(want[0], sizeof(want[0]), "t.yaml:3:19: rlimits.nofile: 4097 is above fs.nr_open (4096 in "
+		 "%s/sys/fs/nr_open), the most the kernel allows; give at most 4096 or raise fs.nr_open", proc);
+	snprintf(want[1], sizeof(want[1]), "t.yaml:3:38: rlimits.nofile.hard: 8192 is above fs.nr_open (4096 in "
+		 "%s/sys/fs/nr_open), the most the kernel allows; give at most 4096 or raise fs.nr_open", proc);
+	snprintf(want[2], sizeof(want[2]), "t.yaml:3:19: rlimits.nofile: infinity is above fs.nr_open (4096 in "
+		 "%s/sys/fs/nr_open), the most the kernel allows; give at most 4096 or raise fs.nr_open", proc);
+	expect_text_error(proc, "service: t\ncommand: [sleep, '1']\nrlimits: {nofile: 4097}\n", want[0]);
+	expect_text_error(proc, "service: t\ncommand: [sleep, '1']\nrlimits: {nofile: {soft: 1024, hard: 8192}}\n",
+			   want[1]);
+	expect_text_error(proc, "service: t\ncommand: [sleep, '1']\nrlimits: {nofile: infinity}\n", want[2]);
+	tmptree_remove(proc);
+
+	/* Without fs.nr_open to read, the kernel's own bound still refuses
+	 * infinity: no kernel takes an unlimited nofile. */
+	fake_proc(proc, sizeof(proc), 0);
+	snprintf(want[0], sizeof(want[0]), "t.yaml:3:19: rlimits.nofile: infinity is above 2147483584, the most the "
+		 "kernel allows for open files (fs.nr_open could not be read from %s/sys/fs/nr_open)", proc);
+	expect_text_error(proc, "service: t\ncommand: [sleep, '1']\nrlimits: {nofile: infinity}\n", want[0]);
+	assert_int_equal(load_text_at(proc, "service: t\ncommand: [sleep, '1']\nrlimits: {nofile: 2000000}\n", &p, &d),
+			 0);
+	policy_free(p);
+	tmptree_remove(proc);
+}
+
+/* The daemon and guardctl load directories: the same ceiling, read under
+ * the proc root the daemon was given (--proc). */
+static void test_dir_load_reads_nr_open_under_its_proc_root(void **state)
+{
+	_cleanup_diag_ struct diag d = { 0 };
+	char proc[256], dir[256], path[300], want[1024];
+	struct policy **v = NULL;
+	size_t n = 0;
+
+	fake_proc(proc, sizeof(proc), 1000);
+	tmptree_new(dir, sizeof(dir), "policynofile");
+	chmod(dir, 0755);
+	snprintf(path, sizeof(path), "%s/n.yaml", dir);
+	tmptree_write(path, "service: n\ncommand: [sleep, '1']\nrlimits: {nofile: 1024}\n");
+	chmod(path, 0644);
+	assert_int_equal(policy_load_dir_at(dir, proc, &v, &n, &d), -EINVAL);
+	assert_int_equal(n, 0);
+	assert_int_equal(d.n, 1);
+	snprintf(want, sizeof(want), "%s:3:19: rlimits.nofile: 1024 is above fs.nr_open (1000 in %s/sys/fs/nr_open), "
+		 "the most the kernel allows; give at most 1000 or raise fs.nr_open", path, proc);
+	assert_string_equal(d.msgs[0], want);
+	tmptree_remove(dir);
+	tmptree_remove(proc);
+}
+
+static void test_rlimits_past_the_kernels_range_refused(void **state)
+{
+	_cleanup_diag_ struct diag d = { 0 };
+	struct policy *p = NULL;
+
+	EXPECT_TEXT_ERRORS(NULL, "service: t\ncommand: [sleep, '1']\nrlimits: {nice: 41, rtprio: 100}\n",
+			   "t.yaml:3:17: rlimits.nice: must be at most 40 or infinity (40 already allows nice -20, the "
+			   "kernel's highest priority), got '41'",
+			   "t.yaml:3:29: rlimits.rtprio: must be at most 99 or infinity (the kernel's highest real-time "
+			   "priority), got '100'");
+	EXPECT_TEXT_ERRORS(NULL, "service: t\ncommand: [sleep, '1']\nrlimits: {rtprio: {soft: 100, hard: infinity}}\n",
+			   "t.yaml:3:26: rlimits.rtprio.soft: must be at most 99 or infinity (the kernel's highest "
+			   "real-time priority), got '100'");
+	/* soft above hard was refused at check time already; so it stays. */
+	EXPECT_TEXT_ERRORS(NULL, "service: t\ncommand: [sleep, '1']\nrlimits: {nofile: {soft: 2048, hard: 1024}}\n",
+			   "t.yaml:3:19: rlimits.nofile: soft limit 2048 is above the hard limit 1024");
+	assert_int_equal(load_text_at(NULL, "service: t\ncommand: [sleep, '1']\n"
+				      "rlimits: {nice: 40, rtprio: 99, memlock: infinity}\n", &p, &d), 0);
+	assert_int_equal(p->n_rlimits, 3);
+	policy_free(p);
+}
+
 static void test_health_checks_validated(void **state)
 {
 	EXPECT_ERRORS("bad/health.yaml",
@@ -780,6 +909,9 @@ int main(void)
 		cmocka_unit_test(test_wrong_types_all_reported_in_one_pass),
 		cmocka_unit_test(test_semantic_limits_and_give_up_checked),
 		cmocka_unit_test(test_restart_delay_and_rlimits_checked),
+		cmocka_unit_test(test_nofile_above_fs_nr_open_refused_at_check_time),
+		cmocka_unit_test(test_dir_load_reads_nr_open_under_its_proc_root),
+		cmocka_unit_test(test_rlimits_past_the_kernels_range_refused),
 		cmocka_unit_test(test_health_checks_validated),
 		cmocka_unit_test(test_rules_validated_in_the_metric_unit),
 		cmocka_unit_test(test_names_paths_and_environment_validated),

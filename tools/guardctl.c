@@ -90,6 +90,10 @@ static int cmd_check(int argc, char **argv)
 			failed = 1;
 	for (size_t i = 0; i < d.n; i++)
 		fprintf(stderr, "%s\n", d.msgs[i]);
+	/* A warning names something that works but rarely as meant: said,
+	 * never a failed check. */
+	for (size_t i = 0; i < d.n_warnings; i++)
+		fprintf(stderr, "%s\n", d.warnings[i]);
 	if (d.n)
 		failed = 1;
 	diag_free(&d);
@@ -299,6 +303,9 @@ static int print_reload(struct json_object *reply)
 
 	if (!ok)
 		fprintf(stderr, "guardctl reload: %s\n", get_str(reply, "error", "failed"));
+	if (json_object_object_get_ex(reply, "warnings", &arr))
+		for (size_t i = 0; i < json_object_array_length(arr); i++)
+			fprintf(stderr, "%s\n", json_object_get_string(json_object_array_get_idx(arr, i)));
 	if (json_object_object_get_ex(reply, key, &arr))
 		for (size_t i = 0; i < json_object_array_length(arr); i++)
 			fprintf(ok ? stdout : stderr, "%s\n", json_object_get_string(json_object_array_get_idx(arr, i)));

@@ -298,6 +298,8 @@ static int load_policies(const struct options *o, struct policy ***ret, size_t *
 	struct diag d = { 0 };
 	int r = policy_load_dir_at(o->policies, o->proc_root, ret, ret_n, &d);
 
+	for (size_t i = 0; i < d.n_warnings; i++)
+		log_warning("%s", d.warnings[i]);
 	for (size_t i = 0; i < d.n; i++)
 		log_error("%s", d.msgs[i]);
 	diag_free(&d);
@@ -337,6 +339,15 @@ static struct json_object *reload(void *data)
 
 	log_info("reloading the policies in %s", d->opt.policies);
 	r = policy_load_dir_at(d->opt.policies, d->opt.proc_root, &v, &n, &diag);
+	if (diag.n_warnings) {
+		struct json_object *warnings = json_object_new_array();
+
+		for (size_t i = 0; i < diag.n_warnings; i++) {
+			log_warning("%s", diag.warnings[i]);
+			json_object_array_add(warnings, json_object_new_string(diag.warnings[i]));
+		}
+		json_object_object_add(reply, "warnings", warnings);
+	}
 	if (r < 0) {
 		for (size_t i = 0; i < diag.n; i++) {
 			log_error("%s", diag.msgs[i]);
@@ -352,6 +363,7 @@ static struct json_object *reload(void *data)
 		diag_free(&diag);
 		return reply;
 	}
+	diag_free(&diag);
 	r = supervisor_reload(d->sup, v, n, list);
 	policy_freev(v, n);
 	json_object_object_add(reply, "ok", json_object_new_boolean(r == 0));

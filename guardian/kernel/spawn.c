@@ -6,7 +6,6 @@
 #include <grp.h>
 #include <linux/close_range.h>
 #include <linux/sched.h>
-#include <pwd.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -83,57 +82,6 @@ int spawn_build_env(const struct policy *p, const char *home, const char *user, 
 			return -ENOMEM;
 	}
 	*ret = TAKE_PTR(env);
-	return 0;
-}
-
-struct credentials {
-	bool change;
-	uid_t uid;
-	gid_t gid;
-	char *name;
-	char *home;
-	char *shell;
-};
-
-static void credentials_done(struct credentials *c)
-{
-	free(c->name);
-	free(c->home);
-	free(c->shell);
-}
-
-/* Resolved in the parent: NSS may need files and sockets the child lacks. */
-static int resolve_credentials(const struct policy *p, struct credentials *ret)
-{
-	struct passwd *pw;
-	struct group *gr;
-
-	*ret = (struct credentials){ 0 };
-	if (!p->user && !p->group)
-		return 0;
-	ret->change = true;
-	ret->uid = getuid();
-	ret->gid = getgid();
-	if (p->user) {
-		errno = 0;
-		pw = getpwnam(p->user);
-		if (!pw)
-			return errno ? -errno : -ESRCH;
-		ret->uid = pw->pw_uid;
-		ret->gid = pw->pw_gid;
-		ret->name = strdup(pw->pw_name);
-		ret->home = strdup(pw->pw_dir);
-		ret->shell = strdup(pw->pw_shell);
-		if (!ret->name || !ret->home || !ret->shell)
-			return -ENOMEM;
-	}
-	if (p->group) {
-		errno = 0;
-		gr = getgrnam(p->group);
-		if (!gr)
-			return errno ? -errno : -ENXIO;
-		ret->gid = gr->gr_gid;
-	}
 	return 0;
 }
 
@@ -228,11 +176,13 @@ static void child_setup_limits(const struct policy *p, int pipe_fd)
 	}
 }
 
-static void child_setup_user(const struct credentials *c, int pipe_fd)
+/* The ids the policy's load resolved: no NSS after fork (its locks and
+ * sockets are the parent's, and the event loop must not wait on it). */
+static void child_setup_user(const struct policy_cred *c, int pipe_fd)
 {
-	if (!c->change)
+	if (!c->set)
 		return;
-	if (c->name ? initgroups(c->name, c->gid) < 0 : setgroups(0, NULL) < 0)
+	if (setgroups(c->n_groups, c->groups) < 0)
 		child_fail(pipe_fd, SPAWN_STAGE_GROUPS);
 	if (setresgid(c->gid, c->gid, c->gid) < 0)
 		child_fail(pipe_fd, SPAWN_STAGE_GROUPS);
@@ -240,8 +190,8 @@ static void child_setup_user(const struct credentials *c, int pipe_fd)
 		child_fail(pipe_fd, SPAWN_STAGE_USER);
 }
 
-static _Noreturn void child_run(const struct policy *p, char *const *argv, char **envp,
-				const struct credentials *c, int output_fd, int pipe_fd)
+static _Noreturn void child_run(const struct policy *p, char *const *argv, char **envp, int output_fd,
+				int pipe_fd)
 {
 	extern char **environ;
 
@@ -252,10 +202,10 @@ static _Noreturn void child_run(const struct policy *p, char *const *argv, char 
 	/* oom_score_adj and rlimits while still privileged: lowering either
 	 * needs CAP_SYS_RESOURCE. */
 	child_setup_limits(p, pipe_fd);
-	child_setup_user(c, pipe_fd);
+	child_setup_user(&p->cred, pipe_fd);
 	/* As the service's user, as systemd does: a directory the user may
 	 * not enter is an error here, not a start in a place it cannot use. */
-	if (chdir(p->working_directory ? p->working_directory : (c->home ? c->home : "/")) < 0 &&
+	if (chdir(p->working_directory ? p->working_directory : (p->cred.home ? p->cred.home : "/")) < 0 &&
 	    (p->working_directory || chdir("/") < 0))
 		child_fail(pipe_fd, SPAWN_STAGE_CHDIR);
 	/* Nothing of guardian's reaches the service: every fd above stderr
@@ -274,7 +224,6 @@ int spawn_in_cgroup(const struct policy *p, char *const *argv, int cgroup_fd, in
 		    struct spawn_result *ret)
 {
 	_cleanup_strv_free_ char **envp = NULL;
-	struct credentials cred;
 	int pidfd = -1, pipefd[2];
 	struct clone_args args = {
 		.flags = CLONE_INTO_CGROUP | CLONE_PIDFD,
@@ -284,16 +233,11 @@ int spawn_in_cgroup(const struct policy *p, char *const *argv, int cgroup_fd, in
 	long pid;
 	int r;
 
-	r = resolve_credentials(p, &cred);
+	r = spawn_build_env(p, p->cred.home, p->user, p->cred.shell, &envp);
 	if (r < 0)
-		goto out;
-	r = spawn_build_env(p, cred.home, cred.name, cred.shell, &envp);
-	if (r < 0)
-		goto out;
-	if (pipe2(pipefd, O_CLOEXEC) < 0) {
-		r = -errno;
-		goto out;
-	}
+		return r;
+	if (pipe2(pipefd, O_CLOEXEC) < 0)
+		return -errno;
 	args.pidfd = (uint64_t)(uintptr_t)&pidfd;
 	/* clone3 refuses CLONE_INTO_CGROUP with an invalid fd: -1 means the
 	 * child stays in guardian's own cgroup (exec health checks, tests). */
@@ -306,15 +250,13 @@ int spawn_in_cgroup(const struct policy *p, char *const *argv, int cgroup_fd, in
 		r = -errno;
 		close(pipefd[0]);
 		close(pipefd[1]);
-		goto out;
+		return r;
 	}
 	if (pid == 0) {
 		close(pipefd[0]);
-		child_run(p, argv, envp, &cred, output_fd, pipefd[1]);
+		child_run(p, argv, envp, output_fd, pipefd[1]);
 	}
 	close(pipefd[1]);
 	*ret = (struct spawn_result){ .pid = (pid_t)pid, .pidfd = pidfd, .exec_pipe = pipefd[0] };
-out:
-	credentials_done(&cred);
-	return r;
+	return 0;
 }

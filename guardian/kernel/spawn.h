@@ -39,7 +39,8 @@ struct spawn_result {
 int spawn_raise_nofile(rlim_t *ret_soft);
 
 /* argv: the command; output_fd: where stdout/stderr go (-1: inherit).
- * Returns 0 or a negative errno (user lookup, clone3). */
+ * The child takes on p->cred, the ids resolved when the policy loaded:
+ * a spawn asks NSS nothing. Returns 0 or a negative errno (clone3). */
 int spawn_in_cgroup(const struct policy *p, char *const *argv, int cgroup_fd, int output_fd,
 		    struct spawn_result *ret);
 

@@ -499,12 +499,6 @@ static int on_exec_exit(struct loop_source *s, int fd, uint32_t revents, void *d
 
 static int spawn_error(struct check_state *c, int r)
 {
-	const struct policy *p = c->h->policy;
-
-	if (r == -ESRCH)
-		return run_fail(c, "exec %s: user '%s' does not exist", c->check->exec[0], p->user);
-	if (r == -ENXIO)
-		return run_fail(c, "exec %s: group '%s' does not exist", c->check->exec[0], p->group);
 	return run_fail(c, "exec %s: cannot start: %s", c->check->exec[0], strerror(-r));
 }
 

@@ -932,6 +932,10 @@ int policy_compile(struct pctx *c, const struct ynode *root, struct policy *p)
 	}
 	walk_map(c, root, fields, ARRAY_SIZE(fields), p);
 	check_mode(c, root);
+	/* NSS only for a policy that is otherwise right: a lookup can wait
+	 * on the network (LDAP), and a file with errors does not load. */
+	if (!c->errors)
+		policy_resolve_cred(c, root, p);
 	if (c->errors)
 		return -EINVAL;
 	set_guard_high(p);

@@ -45,6 +45,8 @@ static inline void path_pop(struct pctx *c, size_t len)
 
 /* "FILE:LINE:COL: PATH: message" at the node's position. */
 void perr(struct pctx *c, const struct ynode *at, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* "FILE:LINE:COL: warning: PATH: message": the policy loads all the same. */
+void pwarn(struct pctx *c, const struct ynode *at, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Quote a scalar for "got ..." ('lots', nothing, a map). buf >= 64. */
 const char *got(const struct ynode *v, char *buf, size_t len);
 #define GOT(v) got((v), (char[72]){ 0 }, 72)
@@ -92,6 +94,8 @@ int f_rules(struct pctx *c, const struct ynode *v, void *dst);  /* struct policy
  * fails: what it cannot read it leaves to the kernel's own bounds.
  * check_rlimit_ceiling reports a value of resource (RLIMIT_*) at v that
  * the kernel would refuse or that means nothing past its range; 0 or
- * -EINVAL. */
+ * -EINVAL. policy_resolve_cred looks user and group up once (root: the
+ * policy's map, for positions) and fills p->cred; 0 or -EINVAL. */
 void host_limits_read(const char *proc_root, struct host_limits *ret);
 int check_rlimit_ceiling(struct pctx *c, const struct ynode *v, int resource, uint64_t value);
+int policy_resolve_cred(struct pctx *c, const struct ynode *root, struct policy *p);

@@ -39,6 +39,20 @@ void perr(struct pctx *c, const struct ynode *at, const char *fmt, ...)
 		diag_add(c->d, c->file, at->line, at->col, "%s", msg);
 }
 
+void pwarn(struct pctx *c, const struct ynode *at, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (c->plen)
+		diag_warn(c->d, c->file, at->line, at->col, "%s: %s", c->path, msg);
+	else
+		diag_warn(c->d, c->file, at->line, at->col, "%s", msg);
+}
+
 const char *got(const struct ynode *v, char *buf, size_t len)
 {
 	/* Long values are cut: the position already says where to look. */

@@ -12,44 +12,68 @@
  * on the parser. */
 #define POLICY_FILE_MAX (1024 * 1024)
 
-void diag_add(struct diag *d, const char *file, unsigned line, unsigned col, const char *fmt, ...)
+static void diag_vpush(char ***list, size_t *n, const char *file, unsigned line, unsigned col, const char *kind,
+		       const char *fmt, va_list ap)
 {
 	_cleanup_free_ char *msg = NULL;
 	char *full = NULL, **msgs;
-	va_list ap;
 	int r;
 
-	if (!d)
-		return;
-	va_start(ap, fmt);
 	r = vasprintf(&msg, fmt, ap);
-	va_end(ap);
 	if (r < 0) {
 		msg = NULL;
 		return;
 	}
 	if (line)
-		r = asprintf(&full, "%s:%u:%u: %s", file, line, col, msg);
+		r = asprintf(&full, "%s:%u:%u: %s%s", file, line, col, kind, msg);
 	else
-		r = asprintf(&full, "%s: %s", file, msg);
+		r = asprintf(&full, "%s: %s%s", file, kind, msg);
 	if (r < 0)
 		return;
-	msgs = realloc(d->msgs, (d->n + 1) * sizeof(*msgs));
+	msgs = realloc(*list, (*n + 1) * sizeof(*msgs));
 	if (!msgs) {
 		free(full);
 		return;
 	}
-	d->msgs = msgs;
-	d->msgs[d->n++] = full;
+	*list = msgs;
+	msgs[(*n)++] = full;
+}
+
+void diag_add(struct diag *d, const char *file, unsigned line, unsigned col, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!d)
+		return;
+	va_start(ap, fmt);
+	diag_vpush(&d->msgs, &d->n, file, line, col, "", fmt, ap);
+	va_end(ap);
+}
+
+void diag_warn(struct diag *d, const char *file, unsigned line, unsigned col, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!d)
+		return;
+	va_start(ap, fmt);
+	diag_vpush(&d->warnings, &d->n_warnings, file, line, col, "warning: ", fmt, ap);
+	va_end(ap);
+}
+
+static void strings_free(char ***v, size_t *n)
+{
+	for (size_t i = 0; i < *n; i++)
+		free((*v)[i]);
+	free(*v);
+	*v = NULL;
+	*n = 0;
 }
 
 void diag_free(struct diag *d)
 {
-	for (size_t i = 0; i < d->n; i++)
-		free(d->msgs[i]);
-	free(d->msgs);
-	d->msgs = NULL;
-	d->n = 0;
+	strings_free(&d->msgs, &d->n);
+	strings_free(&d->warnings, &d->n_warnings);
 }
 
 bool policy_mode_unsafe(mode_t mode, uid_t euid)
@@ -121,24 +145,24 @@ static void position_of(const char *msg, size_t skip, unsigned long *ret_line, u
 }
 
 /* Checks run section by section; the user reads top to bottom. Stable
- * insertion sort of this file's messages (from start) by line and column. */
-static void diag_sort(struct diag *d, size_t start, const char *path)
+ * insertion sort of this file's messages (msgs[start..n)) by line and column. */
+static void diag_sort(char **msgs, size_t n, size_t start, const char *path)
 {
 	size_t skip = strlen(path) + 1;
 
-	for (size_t i = start + 1; d && i < d->n; i++) {
-		char *m = d->msgs[i];
+	for (size_t i = start + 1; i < n; i++) {
+		char *m = msgs[i];
 		unsigned long l, c, pl, pc;
 		size_t j = i;
 
 		position_of(m, skip, &l, &c);
 		for (; j > start; j--) {
-			position_of(d->msgs[j - 1], skip, &pl, &pc);
+			position_of(msgs[j - 1], skip, &pl, &pc);
 			if (pl < l || (pl == l && pc <= c))
 				break;
-			d->msgs[j] = d->msgs[j - 1];
+			msgs[j] = msgs[j - 1];
 		}
-		d->msgs[j] = m;
+		msgs[j] = m;
 	}
 }
 
@@ -149,7 +173,7 @@ static int load_buffer(const char *path, const struct host_limits *host, const c
 	struct pctx c = { .file = path, .d = d, .host = host };
 	struct yerror yerr;
 	struct policy *p;
-	size_t start;
+	size_t start, wstart;
 	int r;
 
 	r = ynode_parse(buf, len, &root, &yerr);
@@ -164,9 +188,13 @@ static int load_buffer(const char *path, const struct host_limits *host, const c
 		return -ENOMEM;
 	}
 	start = d ? d->n : 0;
+	wstart = d ? d->n_warnings : 0;
 	r = policy_compile(&c, root, p);
+	if (d)
+		diag_sort(d->warnings, d->n_warnings, wstart, path);
 	if (r < 0) {
-		diag_sort(d, start, path);
+		if (d)
+			diag_sort(d->msgs, d->n, start, path);
 		policy_free(p);
 		return -EINVAL;
 	}
@@ -355,6 +383,9 @@ void policy_free(struct policy *p)
 	strv_free(p->command);
 	free(p->user);
 	free(p->group);
+	free(p->cred.groups);
+	free(p->cred.home);
+	free(p->cred.shell);
 	free(p->working_directory);
 	for (size_t i = 0; i < p->n_environment; i++) {
 		free(p->environment[i].name);
@@ -394,6 +425,7 @@ int policy_instance(const struct policy *p, const char *name, struct policy **re
 	q->service = strdup(name);
 	q->watch_cgroups = NULL;
 	q->n_watch_cgroups = 0;
+	q->cred = (struct policy_cred){ 0 }; /* no user or group either */
 	q->kube.namespaces = q->kube.labels = q->kube.annotations = q->kube.containers = NULL;
 	q->kube.pod_logs = NULL;
 	q->rules = p->n_rules ? calloc(p->n_rules, sizeof(*q->rules)) : NULL;

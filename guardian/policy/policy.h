@@ -106,6 +106,19 @@ struct rlimit_setting {
 
 enum output_mode { OUTPUT_FILE, OUTPUT_INHERIT, OUTPUT_NULL };
 
+/* user and group as the machine's user database (NSS) named them when the
+ * policy was loaded or reloaded. Every spawn uses these ids: NSS is never
+ * asked from the event loop (it can wait on LDAP or a socket) nor in a
+ * child after fork. */
+struct policy_cred {
+	bool set;           /* user or group given: the child takes on these ids */
+	uid_t uid;          /* the user's; with group only, guardian's own */
+	gid_t gid;          /* group's, or else the user's primary group */
+	gid_t *groups;      /* supplementary: getgrouplist(user, gid); none without user */
+	size_t n_groups;
+	char *home, *shell; /* the user's passwd entry; NULL without user */
+};
+
 struct policy {
 	char *path;               /* file it came from */
 	char *service;            /* name; also the cgroup directory name */
@@ -113,6 +126,7 @@ struct policy {
 	char **command;           /* argv; a string command becomes sh -c */
 	char *user;               /* NULL: run as guardian's user */
 	char *group;              /* NULL: the user's primary group */
+	struct policy_cred cred;  /* user and group resolved at load */
 	char *working_directory;  /* NULL: / */
 	struct env_var *environment;
 	size_t n_environment;
@@ -198,19 +212,28 @@ struct policy {
  * "FILE:LINE:COLUMN: KEY: message" (KEY a dotted path like
  * health[0].http.url; no KEY for YAML syntax errors, which start "yaml: ").
  * Problems with the file as a whole (unreadable, mode) are "FILE: message":
- * diag_add with line 0 leaves out the position. d may be NULL. */
+ * diag_add with line 0 leaves out the position. d may be NULL.
+ * Warnings are kept apart: a policy that loads may have them, and they
+ * never fail a load or a check. They read "FILE:LINE:COLUMN: warning: KEY:
+ * message". */
 struct diag {
 	char **msgs;
 	size_t n;
+	char **warnings;
+	size_t n_warnings;
 };
 
 void diag_add(struct diag *d, const char *file, unsigned line, unsigned col, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+void diag_warn(struct diag *d, const char *file, unsigned line, unsigned col, const char *fmt, ...)
 	__attribute__((format(printf, 5, 6)));
 void diag_free(struct diag *d);
 
 /* Load one file. Returns 0 and a policy, or a negative errno with every
  * problem added to d (-EINVAL for a policy that does not validate).
- * Besides the file itself a load holds rlimits to the kernel's ceilings
+ * Besides the file itself a load checks the policy against the machine:
+ * user and group are resolved through NSS into p->cred (a name it does
+ * not know is an error) and rlimits are held to the kernel's ceilings
  * (fs.nr_open), read under /proc or, for the _at variants, proc_root
  * (NULL: /proc). */
 int policy_load_file(const char *path, struct policy **ret, struct diag *d);

@@ -523,10 +523,6 @@ static int spawn_main(struct service *svc)
 	if (r < 0)
 		return r;
 	r = spawn_in_cgroup(svc->policy, svc->policy->command, svc->cgfd, out, &sr);
-	if (r == -ESRCH || r == -ENXIO)
-		return log_error_errno(r, "%s: %s '%s' does not exist", svc_name(svc),
-				       r == -ESRCH ? "user" : "group",
-				       r == -ESRCH ? svc->policy->user : svc->policy->group);
 	if (r < 0)
 		return log_error_errno(r, "%s: cannot spawn into %s", svc_name(svc), svc->cgroup);
 	svc->started_mono = now_monotonic();

@@ -138,6 +138,13 @@ static void check_full_process(const struct policy *p)
 	assert_string_equal(p->command[2], "/var/local/afaudio.db");
 	assert_string_equal(p->user, "recorder");
 	assert_string_equal(p->group, "audio");
+	/* Resolved at load (fakenss.c): recorder is 1001; audio (29) lists it. */
+	assert_true(p->cred.set);
+	assert_int_equal(p->cred.uid, 1001);
+	assert_int_equal(p->cred.gid, 29);
+	assert_int_equal(p->cred.n_groups, 1);
+	assert_int_equal(p->cred.groups[0], 29);
+	assert_string_equal(p->cred.home, "/srv/recorder");
 	assert_string_equal(p->working_directory, "/srv/recorder");
 	assert_int_equal(p->n_environment, 2);
 	assert_string_equal(p->environment[1].name, "_X1");
@@ -531,8 +538,10 @@ static int load_text_at(const char *proc_root, const char *text, struct policy *
 {
 	int r = policy_load_buffer_at("t.yaml", proc_root, text, strlen(text), ret, d);
 
-	if (r < 0)
+	if (r < 0 || d->n_warnings)
 		print_diag(d);
+	for (size_t i = 0; i < d->n_warnings; i++)
+		print_message("  %s\n", d->warnings[i]);
 	return r;
 }
 
@@ -556,6 +565,88 @@ static void expect_text_error(const char *proc_root, const char *text, const cha
 		static const char *const _w[] = { __VA_ARGS__ };                   \
 		expect_text_errors((proc_root), (text), _w, ARRAY_SIZE(_w));       \
 	} while (0)
+
+static void test_group_without_user_warns_that_it_runs_as_root(void **state)
+{
+	_cleanup_diag_ struct diag d = { 0 };
+	struct policy *p = NULL;
+
+	assert_int_equal(load_text_at(NULL, "service: t\ncommand: [sleep, '1']\ngroup: adm\n", &p, &d), 0);
+	assert_int_equal(d.n, 0);
+	assert_int_equal(d.n_warnings, 1);
+	assert_string_equal(d.warnings[0], "t.yaml:3:8: warning: group: without user the service runs as root "
+			    "(guardian's own user) with only its group changed to 'adm'; give user: too");
+	assert_true(p->cred.set);
+	assert_int_equal(p->cred.uid, getuid());
+	assert_int_equal(p->cred.gid, 4);
+	assert_int_equal(p->cred.n_groups, 0); /* supplementary groups dropped, as before */
+	policy_free(p);
+	diag_free(&d);
+	/* With a user, or with neither, there is nothing to warn about. */
+	assert_int_equal(load_text_at(NULL, "service: t\ncommand: [sleep, '1']\nuser: svc\ngroup: adm\n", &p, &d), 0);
+	assert_int_equal(d.n_warnings, 0);
+	policy_free(p);
+	assert_int_equal(load_text_at(NULL, "service: t\ncommand: [sleep, '1']\n", &p, &d), 0);
+	assert_int_equal(d.n_warnings, 0);
+	assert_false(p->cred.set);
+	policy_free(p);
+}
+
+/* The directory load (the daemon's start and reload, guardctl check) says
+ * it too, and a warning alone fails nothing. */
+static void test_dir_load_passes_warnings_on(void **state)
+{
+	_cleanup_diag_ struct diag d = { 0 };
+	struct policy **v = NULL;
+	char dir[256], path[300];
+	size_t n = 0;
+
+	tmptree_new(dir, sizeof(dir), "policywarn");
+	snprintf(path, sizeof(path), "%s/g.yaml", dir);
+	tmptree_write(path, "service: g\ncommand: [sleep, '1']\ngroup: adm\n");
+	chmod(path, 0644);
+	chmod(dir, 0755);
+	assert_int_equal(policy_load_dir(dir, &v, &n, &d), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(d.n, 0);
+	assert_int_equal(d.n_warnings, 1);
+	assert_non_null(strstr(d.warnings[0], "/g.yaml:3:8: warning: group: without user the service runs as root"));
+	policy_freev(v, n);
+	tmptree_remove(dir);
+}
+
+static void test_unknown_user_or_group_fails_the_load_at_its_key(void **state)
+{
+	EXPECT_TEXT_ERRORS(NULL, "service: t\ncommand: [sleep, '1']\nuser: nosuch\n",
+			   "t.yaml:3:7: user: no such user 'nosuch'");
+	EXPECT_TEXT_ERRORS(NULL, "service: t\ncommand: [sleep, '1']\ngroup: nosuch\n",
+			   "t.yaml:3:8: group: no such group 'nosuch'");
+	/* Both are said at once. */
+	EXPECT_TEXT_ERRORS(NULL, "service: t\ncommand: [sleep, '1']\nuser: nosuch\ngroup: nogrp\n",
+			   "t.yaml:3:7: user: no such user 'nosuch'",
+			   "t.yaml:4:8: group: no such group 'nogrp'");
+	/* A lookup that fails is not a missing user. */
+	EXPECT_TEXT_ERRORS(NULL, "service: t\ncommand: [sleep, '1']\nuser: broken-ldap\n",
+			   "t.yaml:3:7: user: cannot look up user 'broken-ldap': Input/output error");
+}
+
+static void test_user_resolved_once_with_its_groups(void **state)
+{
+	_cleanup_diag_ struct diag d = { 0 };
+	struct policy *p = NULL;
+
+	assert_int_equal(load_text_at(NULL, "service: t\ncommand: [sleep, '1']\nuser: svc\n", &p, &d), 0);
+	assert_int_equal(p->cred.uid, 4242);
+	assert_int_equal(p->cred.gid, 4242);
+	/* initgroups(svc, 4242): its own group first, then the groups listing it. */
+	assert_int_equal(p->cred.n_groups, 3);
+	assert_int_equal(p->cred.groups[0], 4242);
+	assert_int_equal(p->cred.groups[1], 4);
+	assert_int_equal(p->cred.groups[2], 4343);
+	assert_string_equal(p->cred.home, "/");
+	assert_string_equal(p->cred.shell, "/bin/sh");
+	policy_free(p);
+}
 
 /* A proc root whose fs.nr_open is n (0: none at all). */
 static void fake_proc(char *dir, size_t len, unsigned n)
@@ -909,6 +1000,10 @@ int main(void)
 		cmocka_unit_test(test_wrong_types_all_reported_in_one_pass),
 		cmocka_unit_test(test_semantic_limits_and_give_up_checked),
 		cmocka_unit_test(test_restart_delay_and_rlimits_checked),
+		cmocka_unit_test(test_group_without_user_warns_that_it_runs_as_root),
+		cmocka_unit_test(test_dir_load_passes_warnings_on),
+		cmocka_unit_test(test_unknown_user_or_group_fails_the_load_at_its_key),
+		cmocka_unit_test(test_user_resolved_once_with_its_groups),
 		cmocka_unit_test(test_nofile_above_fs_nr_open_refused_at_check_time),
 		cmocka_unit_test(test_dir_load_reads_nr_open_under_its_proc_root),
 		cmocka_unit_test(test_rlimits_past_the_kernels_range_refused),

@@ -63,6 +63,19 @@ user: nobody
 output: {file: $T/nobodylogs/linker.log}
 restart: {mode: never}
 YAML
+# user and group are resolved when the policies load: grouped runs as root
+# with group adm (and says so as a warning), asnobody as nobody with adm.
+cat >"$P/grouped.yaml" <<YAML
+service: grouped
+command: ["sleep", "100000"]
+group: adm
+YAML
+cat >"$P/asnobody.yaml" <<YAML
+service: asnobody
+command: ["sleep", "100000"]
+user: nobody
+group: adm
+YAML
 # guardian as the shipped unit runs it (OOMScoreAdjust=-900), and with an
 # fd its parent leaked to it.
 echo -900 >/proc/self/oom_score_adj
@@ -70,7 +83,7 @@ exec 7</dev/null
 guardian_start "$P" --admin-group adm
 exec 7<&-
 echo 0 >/proc/self/oom_score_adj
-for s in sleeper doublefork stubborn web; do
+for s in sleeper doublefork stubborn web grouped asnobody; do
 	check "$s reaches running" wait_for 15000 svc_state_is "$s" running
 done
 stubborn_main=$(svc_field stubborn pid)
@@ -85,6 +98,45 @@ check "linker's log, a link to root's file, is not opened" \
 check "... and root's file is as it was" [ "$(cat "$T/victim")" = "root's own" ]
 check "cornered does not run in a directory nobody cannot enter" \
 	wait_for 15000 grep -q "cornered: cannot start sleep: changing to working_directory: Permission denied" "$T/guardian.log"
+
+# --- user and group: resolved once when the policies load, never at a spawn
+# ids KEY PID: the ids of one line of /proc/PID/status (Uid, Gid, Groups);
+# only_pid SERVICE: the one process of its cgroup (no python3 start-up).
+only_pid() { head -n1 "/sys/fs/cgroup/guardian.slice/$1.service/cgroup.procs"; }
+ids() { awk -v k="$1:" '$1 == k { $1 = ""; sub(/^ +/, ""); print }' "/proc/$2/status"; }
+adm=$(getent group adm | cut -d: -f3)
+# What initgroups(nobody, adm) gives: adm and every group listing nobody.
+nobody_groups() { { echo "$adm"; getent group | awk -F: '$4 ~ /(^|,)nobody(,|$)/ { print $3 }'; } | sort -un | xargs; }
+want=$(nobody_groups)
+check "the load warns that grouped runs as root" \
+	grep -qF "$P/grouped.yaml:3:8: warning: group: without user the service runs as root" "$T/guardian.log"
+pid=$(only_pid grouped)
+check "grouped: runs as root with gid adm ($(ids Uid "$pid") / $(ids Gid "$pid"))" \
+	eval "[ '$(ids Uid "$pid")' = '0 0 0 0' ] && [ '$(ids Gid "$pid")' = '$adm $adm $adm $adm' ]"
+check "grouped: no supplementary groups ('$(ids Groups "$pid")')" [ -z "$(ids Groups "$pid")" ]
+pid=$(only_pid asnobody)
+check "asnobody: runs as nobody with gid adm ($(ids Uid "$pid") / $(ids Gid "$pid"))" \
+	eval "[ '$(ids Uid "$pid")' = '65534 65534 65534 65534' ] && [ '$(ids Gid "$pid")' = '$adm $adm $adm $adm' ]"
+check "asnobody: groups are nobody's list with adm ('$(ids Groups "$pid")' = '$want')" [ "$(ids Groups "$pid")" = "$want" ]
+# The user database changes under guardian (the guest's mount only):
+# nobody joins group 4711. A restart spawns from what the load resolved;
+# a reload resolves again, and the next start has it.
+cp /etc/group "$T/group" && echo "guardtest:x:4711:nobody" >>"$T/group" && mount --bind "$T/group" /etc/group
+check "nobody is in 4711 now, as NSS tells it" eval "nobody_groups | grep -qw 4711"
+old=$pid
+"$GUARDCTL" restart asnobody >/dev/null
+pid=$(only_pid asnobody)
+check "asnobody: restarted (pid $old, now $pid) without asking NSS: still '$want' ('$(ids Groups "$pid")')" \
+	eval "[ '$pid' != '$old' ] && [ '$(ids Groups "$pid")' = '$want' ]"
+"$GUARDCTL" reload >"$T/reload-groups.out" 2>&1
+check "the reload prints the warning about grouped too" \
+	grep -qF "$P/grouped.yaml:3:8: warning: group: without user the service runs as root" "$T/reload-groups.out"
+check "asnobody: not restarted by the reload (its user and group names did not change)" [ "$(only_pid asnobody)" = "$pid" ]
+"$GUARDCTL" restart asnobody >/dev/null
+old=$pid pid=$(only_pid asnobody)
+check "asnobody: after the reload a restart (pid $old, now $pid) has 4711 too ('$(ids Groups "$pid")')" \
+	eval "[ '$pid' != '$old' ] && [ '$(ids Groups "$pid")' = '$(nobody_groups)' ]"
+umount /etc/group
 
 # A second guardian on the same state directory is refused, naming the
 # first, and the first keeps its socket.

@@ -1,5 +1,7 @@
 /* actionlog.h: the record of every action guardian takes and every kill it
- * sees: one JSON object per line, appended and fsynced before reporting. */
+ * sees: one JSON object per line, formatted on the loop and appended and
+ * fdatasynced by the log's own writer thread, so the loop never waits on
+ * the disk. */
 #pragma once
 
 #include <json-c/json.h>
@@ -10,8 +12,11 @@
 
 struct actionlog;
 
-/* Open (create) <dir>/actions.jsonl; rotate at max_size keeping `keep`. */
+/* Open (create) <dir>/actions.jsonl; rotate at max_size keeping `keep`.
+ * Starts the writer thread (every signal blocked in it). */
 int actionlog_open(const char *dir, uint64_t max_size, unsigned keep, struct actionlog **ret);
+/* Writes and syncs every record handed over so far, then closes: records
+ * are on disk when it returns, however long the disk takes. */
 void actionlog_close(struct actionlog *a);
 
 /* A record under construction: the common keys are set here, the caller
@@ -19,17 +24,33 @@ void actionlog_close(struct actionlog *a);
 struct json_object *actionlog_record(const char *service, const char *cgroup, const char *source,
 				     const char *action, const char *reason);
 void actionlog_add_pids(struct json_object *rec, const pid_t *pids, size_t n);
-/* Append rec (consumed) as one line and fsync it. */
+/* Format rec (consumed) as one line and hand it to the writer, which
+ * appends it with one write(2) and fdatasyncs it with the others that came
+ * meanwhile. Returns once it is queued, never waiting on the disk:
+ * -ENOMEM, or -ENOBUFS when the writer is so far behind (a stalled disk)
+ * that the queue is full; either way the record counts as lost. The
+ * writer's own failures are counted in actionlog_lost() and logged on the
+ * loop at the next record, flush or close. */
 int actionlog_write(struct actionlog *a, struct json_object *rec);
 /* The same with extra's keys (consumed too, may be NULL) merged into rec
  * first. Without a log (a NULL) both are dropped and 0 is returned. */
 int actionlog_write_with(struct actionlog *a, struct json_object *rec, struct json_object *extra);
-/* Records that could not be written since it was opened (a full disk). */
+/* Waits until every record handed over so far is written and synced:
+ * 0, or the first write or sync error since the last flush. For shutdown
+ * and tests; the daemon's loop never calls it. */
+int actionlog_flush(struct actionlog *a);
+/* Records that could not be written since it was opened (a full disk, a
+ * full queue). */
 uint64_t actionlog_lost(const struct actionlog *a);
 const char *actionlog_path(const struct actionlog *a);
 
-/* Called with every record as it is handed to actionlog_write (written or
- * not), before it is consumed: the metrics count actions from here. One
- * observer; NULL clears it. It must not keep rec. */
+/* Called on the loop with every record as it is handed to actionlog_write
+ * (queued or not), before it is consumed: the metrics count actions from
+ * here. One observer; NULL clears it. It must not keep rec. */
 typedef void (*actionlog_observer_fn)(void *data, struct json_object *rec);
 void actionlog_set_observer(struct actionlog *a, actionlog_observer_fn fn, void *data);
+
+/* For tests: what the writer calls instead of fdatasync(fd); 0 or a
+ * negative errno. NULL restores fdatasync. */
+typedef int (*actionlog_sync_fn)(int fd, void *data);
+void actionlog_set_sync(struct actionlog *a, actionlog_sync_fn sync, void *data);

@@ -1,10 +1,9 @@
 /* health.c: a service's health checks (HTTP, TCP connect, exec) as runs on
  * loop timers, each with a deadline, counted into consecutive failures. */
-#include "health.h"
+#include "health-internal.h"
 
 #include <ctype.h>
 #include <fcntl.h>
-#include <netdb.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <sys/socket.h>
@@ -18,8 +17,6 @@
  * whole, and bounds what a service that streams without end can make
  * guardian buffer for one check. Past it the response is judged as read. */
 #define HTTP_RESPONSE_MAX (64 * 1024)
-/* Room for a URL, a quoted `contains` and an errno text; longer is cut. */
-#define REASON_MAX 512
 
 enum run_phase { PHASE_IDLE, PHASE_CONNECT, PHASE_SEND, PHASE_RECV, PHASE_EXEC };
 
@@ -29,10 +26,6 @@ struct check_state {
 	unsigned index;
 	struct loop_source *tick; /* periodic, every `every` */
 	struct loop_source *kick; /* one-shot, health_run_now */
-	/* HTTP and TCP: the address, resolved once at start */
-	struct sockaddr_storage addr;
-	socklen_t addrlen;
-	int resolve_err; /* EAI_* when the host did not resolve */
 	/* The run in flight. */
 	enum run_phase phase;
 	struct loop_source *deadline;
@@ -52,6 +45,7 @@ struct check_state {
 struct health_runner {
 	struct loop *loop;
 	const struct policy *policy;
+	const struct health_targets *targets; /* HTTP and TCP addresses */
 	int cgroup_fd; /* our own dup, -1 for guardian's cgroup */
 	health_failed_cb cb;
 	void *data;
@@ -188,14 +182,14 @@ static int on_orphan_exit(struct loop_source *s, int fd, uint32_t revents, void 
 	return 0;
 }
 
-/* Takes pidfd. spawn made the child a session leader, so its process
- * group is `pid` and also holds what a check script started (curl,
- * sleep). The pid cannot have been reused: the child is not reaped yet. */
-static void kill_child(struct loop *l, pid_t pid, int pidfd)
+/* An exec check's process group also holds what its script started
+ * (curl, sleep). */
+void health_end_child(struct loop *l, pid_t pid, int pidfd, bool group)
 {
 	siginfo_t si = { 0 };
 
-	(void)kill(-pid, SIGKILL);
+	if (group)
+		(void)kill(-pid, SIGKILL);
 	(void)syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
 	if (waitid((idtype_t)P_PIDFD, (id_t)pidfd, &si, WEXITED | WNOHANG) == 0 && si.si_pid != 0) {
 		close(pidfd);
@@ -203,7 +197,7 @@ static void kill_child(struct loop *l, pid_t pid, int pidfd)
 	}
 	if (loop_add_fd(l, pidfd, EPOLLIN, true, on_orphan_exit, NULL, NULL) < 0) {
 		/* Out of memory: a zombie until guardian exits beats blocking. */
-		log_debug("health: cannot watch killed check %d; leaving it unreaped", pid);
+		log_debug("health: cannot watch killed child %d; leaving it unreaped", pid);
 		close(pidfd);
 	}
 }
@@ -216,7 +210,7 @@ static void run_cleanup(struct check_state *c)
 	loop_source_freep(&c->deadline);
 	loop_source_freep(&c->io);
 	if (c->pid > 0)
-		kill_child(c->h->loop, c->pid, c->fd);
+		health_end_child(c->h->loop, c->pid, c->fd, true);
 	else if (c->fd >= 0)
 		close(c->fd);
 	c->pid = 0;
@@ -413,53 +407,34 @@ static int on_writable(struct loop_source *s, int fd, uint32_t revents, void *da
 
 static int connect_start(struct check_state *c)
 {
+	const struct sockaddr_storage *addr;
+	socklen_t addrlen;
+	const char *why;
 	char hp[300];
 	int r;
 
 	host_port(c->check, hp, sizeof(hp));
-	if (c->resolve_err)
-		return run_fail(c, "connect %s: cannot resolve: %s", hp, gai_strerror(c->resolve_err));
-	c->fd = socket(c->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	switch (health_target(c->h->targets, c->index, &addr, &addrlen, &why)) {
+	case HEALTH_TARGET_READY:
+		break;
+	case HEALTH_TARGET_PENDING:
+		log_debug("%s: health check %u skipped: %s not resolved yet", c->h->policy->service,
+			  c->index, hp);
+		run_cleanup(c);
+		return 0;
+	case HEALTH_TARGET_FAILED:
+		return run_fail(c, "connect %s: cannot resolve: %s", hp, why);
+	}
+	c->fd = socket(addr->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (c->fd < 0)
 		return run_abort(c, -errno);
 	/* Loopback connects often finish at once; EPOLLOUT then fires on the
 	 * next iteration, so both outcomes take the same path. */
-	if (connect(c->fd, (struct sockaddr *)&c->addr, c->addrlen) < 0 && errno != EINPROGRESS)
+	if (connect(c->fd, (const struct sockaddr *)addr, addrlen) < 0 && errno != EINPROGRESS)
 		return run_fail(c, "connect %s: %s", hp, strerror(errno));
 	c->phase = PHASE_CONNECT;
 	r = watch_fd(c, EPOLLOUT, on_writable);
 	return r < 0 ? run_abort(c, r) : 0;
-}
-
-/* Health checks target the service itself, so the host is nearly always
- * an address or localhost, and both resolve here without any I/O. Other
- * names go through getaddrinfo once, when the checks start: it may block,
- * so it must never run per check. */
-static void resolve_check(struct check_state *c)
-{
-	struct addrinfo hints = { .ai_socktype = SOCK_STREAM,
-				  .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV };
-	struct addrinfo *ai = NULL;
-	const char *host = c->check->host ? c->check->host : "127.0.0.1";
-	char port[8];
-	int r;
-
-	/* Not via NSS: glibc may list ::1 first, and services bind IPv4
-	 * loopback far more often than IPv6. */
-	if (strcmp(host, "localhost") == 0)
-		host = "127.0.0.1";
-	snprintf(port, sizeof(port), "%u", c->check->port);
-	r = getaddrinfo(host, port, &hints, &ai);
-	if (r == EAI_NONAME) {
-		hints.ai_flags = AI_NUMERICSERV | AI_ADDRCONFIG;
-		r = getaddrinfo(host, port, &hints, &ai);
-	}
-	c->resolve_err = r;
-	if (r != 0)
-		return;
-	memcpy(&c->addr, ai->ai_addr, ai->ai_addrlen);
-	c->addrlen = ai->ai_addrlen;
-	freeaddrinfo(ai);
 }
 
 /* ---- exec ---- */
@@ -575,15 +550,13 @@ static int check_init(struct health_runner *h, unsigned i)
 
 	*c = (struct check_state){ .h = h, .check = &h->policy->health[i], .index = i,
 				   .fd = -1, .exec_pipe = -1 };
-	if (c->check->kind != HEALTH_EXEC)
-		resolve_check(c);
-	else if (!c->check->exec || !c->check->exec[0])
+	if (c->check->kind == HEALTH_EXEC && (!c->check->exec || !c->check->exec[0]))
 		return -EINVAL;
 	return loop_add_interval(h->loop, c->check->every, on_tick, c, &c->tick);
 }
 
-int health_start(struct loop *loop, const struct policy *p, int cgroup_fd, health_failed_cb cb,
-		 void *data, struct health_runner **ret)
+int health_start(struct loop *loop, const struct policy *p, const struct health_targets *targets,
+		 int cgroup_fd, health_failed_cb cb, void *data, struct health_runner **ret)
 {
 	__attribute__((cleanup(health_stopp))) struct health_runner *h = NULL;
 	int r;
@@ -591,8 +564,8 @@ int health_start(struct loop *loop, const struct policy *p, int cgroup_fd, healt
 	h = calloc(1, sizeof(*h) + p->n_health * sizeof(h->checks[0]));
 	if (!h)
 		return -ENOMEM;
-	*h = (struct health_runner){ .loop = loop, .policy = p, .cgroup_fd = -1, .cb = cb,
-				     .data = data };
+	*h = (struct health_runner){ .loop = loop, .policy = p, .targets = targets, .cgroup_fd = -1,
+				     .cb = cb, .data = data };
 	/* Our own fd: the caller may close its copy while checks still run. */
 	if (cgroup_fd >= 0 && (h->cgroup_fd = fcntl(cgroup_fd, F_DUPFD_CLOEXEC, 3)) < 0)
 		return -errno;

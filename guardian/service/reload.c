@@ -44,9 +44,12 @@ static int update_service(struct service *svc, struct policy *p, struct json_obj
 		return -ENOMEM;
 	}
 	policy_diff(old, p, &d);
-	/* Health runners point into the old policy: stop them before it goes. */
+	/* Health runners and their addresses point into the old policy: they
+	 * go before it does, and the new one's names are resolved afresh. */
 	health_stop(svc->health);
 	svc->health = NULL;
+	health_targets_free(svc->health_targets);
+	svc->health_targets = NULL;
 	svc->policy = p;
 	/* The give-up budget counts on across a reload: a crash loop gets no
 	 * fresh budget from it. */

@@ -321,7 +321,11 @@ void service_resume_health(struct service *svc)
 
 	if (svc->policy->n_health == 0 || svc->health)
 		return;
-	r = health_start(svc->sup->loop, svc->policy, svc->cgfd, on_health_failed, svc, &svc->health);
+	/* Resolved once per policy, at its first run, and kept across runs. */
+	r = svc->health_targets ? 0 : health_targets_new(svc->sup->loop, svc->policy, &svc->health_targets);
+	if (r == 0)
+		r = health_start(svc->sup->loop, svc->policy, svc->health_targets, svc->cgfd, on_health_failed,
+				 svc, &svc->health);
 	if (r < 0)
 		log_warning_errno(r, "%s: cannot start its health checks", svc_name(svc));
 }

@@ -161,6 +161,7 @@ void service_free(struct service *svc)
 	loop_source_freep(&svc->empty_poll);
 	cgwatch_removep(&svc->events);
 	health_stop(svc->health);
+	health_targets_free(svc->health_targets);
 	free(svc->stop_reason);
 	if (svc->pidfd >= 0)
 		close(svc->pidfd);

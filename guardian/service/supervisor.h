@@ -58,6 +58,7 @@ struct service {
 	enum exit_cause stop_cause;     /* why guardian is stopping it (EXIT_GUARDIAN, EXIT_HEALTH) */
 	char *stop_reason;              /* words for the record, malloc'd */
 	struct health_runner *health;
+	struct health_targets *health_targets; /* its checks' addresses, for this policy */
 	struct loop_source *stop_cmd_src; /* stop.command's pidfd */
 	bool restart_pending;  /* counted restart once the stop completes */
 	int exec_pipe;

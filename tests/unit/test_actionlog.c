@@ -1,5 +1,6 @@
 /* test_actionlog.c: what readers of actions.jsonl rely on: one complete
- * JSON object per line with the common keys, rotation keeping N files. */
+ * JSON object per line with the common keys, rotation keeping N files;
+ * and what the loop relies on: a write never waits for the disk's sync. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,6 +12,8 @@
 #include <sys/wait.h>
 #include <sys/resource.h>
 #include <signal.h>
+#include <pthread.h>
+#include <time.h>
 
 #include "actionlog.h"
 #include "tmptree.h"
@@ -139,6 +142,9 @@ static void records_survive_a_rotation_that_fails(void **state)
 	for (int i = 0; i < 3; i++)
 		(void)actionlog_write(a, actionlog_record("svc", "/cg", "guardian", "restart",
 							   "a reason long enough to pass 100 bytes"));
+	/* Written (the writer is behind the loop): none of them rotated. */
+	assert_int_equal(actionlog_flush(a), 0);
+	assert_int_equal(actionlog_lost(a), 0);
 	/* The way is clear again: the next record rotates. */
 	assert_int_equal(unlink(blocker), 0);
 	assert_int_equal(rmdir(path), 0);
@@ -178,13 +184,16 @@ static void a_record_cut_short_by_a_full_disk_leaves_no_partial_line(void **stat
 		signal(SIGXFSZ, SIG_IGN);
 		if (actionlog_open(dir, 0, 0, &a) < 0 ||
 		    actionlog_write(a, actionlog_record("svc", "/cg", "guardian", "restart", "the first, whole")) < 0 ||
-		    stat(path, &st) < 0)
+		    actionlog_flush(a) < 0 || stat(path, &st) < 0)
 			_exit(1);
 		rl = (struct rlimit){ .rlim_cur = (rlim_t)st.st_size + 40, .rlim_max = RLIM_INFINITY };
 		if (setrlimit(RLIMIT_FSIZE, &rl) < 0)
 			_exit(2);
-		if (actionlog_write(a, actionlog_record("svc", "/cg", "guardian", "kill", "cut short by the full disk")) == 0)
-			_exit(3); /* it must say the record was not written */
+		/* Queued at once; the writer's failure shows at the flush. */
+		if (actionlog_write(a, actionlog_record("svc", "/cg", "guardian", "kill", "cut short by the full disk")) < 0)
+			_exit(3);
+		if (actionlog_flush(a) != -EFBIG)
+			_exit(6); /* it must say the record was not written */
 		if (actionlog_lost(a) != 1)
 			_exit(4);
 		rl.rlim_cur = RLIM_INFINITY;
@@ -208,6 +217,210 @@ static void a_record_cut_short_by_a_full_disk_leaves_no_partial_line(void **stat
 	assert_null(read_line(path, 2));
 }
 
+/* ---- a sync that stalls (a disk under memory pressure) ---- */
+
+/* Far above any wait here, even under sanitizers on a loaded machine. */
+#define GATE_WAIT_S 10
+
+struct gate {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	unsigned syncs;  /* calls so far */
+	bool in_sync;    /* a call is inside, held */
+	bool released;   /* calls go through from now on */
+	bool timed_out;  /* a call gave up waiting for the release */
+};
+
+static void gate_init(struct gate *g)
+{
+	*g = (struct gate){ 0 };
+	pthread_mutex_init(&g->lock, NULL);
+	pthread_cond_init(&g->cond, NULL);
+}
+
+static struct timespec gate_deadline(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += GATE_WAIT_S;
+	return ts;
+}
+
+/* The writer's sync: held until the test releases it. */
+static int held_sync(int fd, void *data)
+{
+	struct gate *g = data;
+	struct timespec until = gate_deadline();
+
+	pthread_mutex_lock(&g->lock);
+	g->syncs++;
+	g->in_sync = true;
+	pthread_cond_broadcast(&g->cond);
+	while (!g->released && !g->timed_out)
+		if (pthread_cond_timedwait(&g->cond, &g->lock, &until) == ETIMEDOUT)
+			g->timed_out = true;
+	g->in_sync = false;
+	pthread_mutex_unlock(&g->lock);
+	return fdatasync(fd) < 0 ? -errno : 0;
+}
+
+/* Waits until the writer is held inside its sync. */
+static void gate_wait_held(struct gate *g)
+{
+	struct timespec until = gate_deadline();
+
+	pthread_mutex_lock(&g->lock);
+	while (!g->in_sync)
+		assert_int_equal(pthread_cond_timedwait(&g->cond, &g->lock, &until), 0);
+	pthread_mutex_unlock(&g->lock);
+}
+
+static bool gate_held(struct gate *g)
+{
+	bool held;
+
+	pthread_mutex_lock(&g->lock);
+	held = g->in_sync && !g->timed_out;
+	pthread_mutex_unlock(&g->lock);
+	return held;
+}
+
+static void gate_release(struct gate *g)
+{
+	pthread_mutex_lock(&g->lock);
+	g->released = true;
+	pthread_cond_broadcast(&g->cond);
+	pthread_mutex_unlock(&g->lock);
+}
+
+static unsigned gate_syncs(struct gate *g)
+{
+	unsigned n;
+
+	pthread_mutex_lock(&g->lock);
+	n = g->syncs;
+	pthread_mutex_unlock(&g->lock);
+	return n;
+}
+
+/* How many lines, each a whole record. */
+static int count_lines(const char *path)
+{
+	char line[4096];
+	FILE *f = fopen(path, "r");
+	int n = 0;
+
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f)) {
+		struct json_object *o = json_tokener_parse(line);
+
+		assert_int_equal(line[strlen(line) - 1], '\n');
+		assert_non_null(o);
+		json_object_put(o);
+		n++;
+	}
+	fclose(f);
+	return n;
+}
+
+static struct json_object *rec_n(int i)
+{
+	char why[32];
+
+	snprintf(why, sizeof(why), "record %d", i);
+	return actionlog_record("svc", "/cg", "guardian", "restart", why);
+}
+
+/* While the sync of one record is stuck, the next record is taken at once:
+ * the loop goes on acting. The first is already in the file (readers see
+ * it) before its sync returns. */
+static void a_write_returns_while_the_sync_is_stalled(void **state)
+{
+	struct actionlog *a;
+	struct gate g;
+	char path[PATH_MAX];
+	struct json_object *o;
+
+	gate_init(&g);
+	snprintf(path, sizeof(path), "%s/actions.jsonl", dir);
+	assert_int_equal(actionlog_open(dir, 0, 0, &a), 0);
+	actionlog_set_sync(a, held_sync, &g);
+	assert_int_equal(actionlog_write(a, rec_n(0)), 0);
+	gate_wait_held(&g);
+	o = read_line(path, 0);
+	assert_non_null(o);
+	json_object_put(o);
+
+	/* Were the write to wait for the sync, the sync would give up after
+	 * GATE_WAIT_S and the gate would no longer be held here. */
+	assert_int_equal(actionlog_write(a, rec_n(1)), 0);
+	assert_true(gate_held(&g));
+	assert_int_equal(actionlog_lost(a), 0);
+
+	gate_release(&g);
+	assert_int_equal(actionlog_flush(a), 0);
+	assert_int_equal(gate_syncs(&g), 2); /* the second record was synced too */
+	assert_int_equal(count_lines(path), 2);
+	actionlog_close(a);
+}
+
+/* Shutdown: records queued behind a stalled sync are written and synced
+ * before close returns. */
+static void close_writes_what_waits_behind_a_stalled_sync(void **state)
+{
+	struct actionlog *a;
+	struct gate g;
+	char path[PATH_MAX];
+
+	gate_init(&g);
+	snprintf(path, sizeof(path), "%s/actions.jsonl", dir);
+	assert_int_equal(actionlog_open(dir, 0, 0, &a), 0);
+	actionlog_set_sync(a, held_sync, &g);
+	assert_int_equal(actionlog_write(a, rec_n(0)), 0);
+	gate_wait_held(&g);
+	assert_int_equal(actionlog_write(a, rec_n(1)), 0);
+	assert_int_equal(actionlog_write(a, rec_n(2)), 0);
+	assert_int_equal(count_lines(path), 1);
+	gate_release(&g);
+	actionlog_close(a);
+	assert_int_equal(count_lines(path), 3);
+	assert_int_equal(gate_syncs(&g), 2);
+}
+
+/* A disk that takes nothing for long: the queue is bounded, records past
+ * it are counted lost (action_log_lost in the status) instead of the loop
+ * waiting or guardian's memory growing; once the disk is back, records
+ * are taken again and every line is whole. */
+static void a_full_queue_loses_and_counts_records_instead_of_waiting(void **state)
+{
+	struct actionlog *a;
+	struct gate g;
+	char path[PATH_MAX];
+	int queued = 0, r = 0;
+
+	gate_init(&g);
+	snprintf(path, sizeof(path), "%s/actions.jsonl", dir);
+	assert_int_equal(actionlog_open(dir, 0, 0, &a), 0);
+	actionlog_set_sync(a, held_sync, &g);
+	assert_int_equal(actionlog_write(a, rec_n(0)), 0);
+	gate_wait_held(&g);
+	while (queued < 100000 && (r = actionlog_write(a, rec_n(queued + 1))) == 0)
+		queued++;
+	assert_int_equal(r, -ENOBUFS);
+	assert_true(queued > 100);
+	assert_true(gate_held(&g));
+	assert_int_equal(actionlog_lost(a), 1);
+
+	gate_release(&g);
+	assert_int_equal(actionlog_flush(a), 0);
+	assert_int_equal(actionlog_write(a, rec_n(-1)), 0);
+	assert_int_equal(actionlog_flush(a), 0);
+	assert_int_equal(actionlog_lost(a), 1);
+	actionlog_close(a);
+	assert_int_equal(count_lines(path), 1 + queued + 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -216,6 +429,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(rotation_keeps_the_configured_number_of_files, setup, teardown),
 		cmocka_unit_test_setup_teardown(records_survive_a_rotation_that_fails, setup, teardown),
 		cmocka_unit_test_setup_teardown(a_record_cut_short_by_a_full_disk_leaves_no_partial_line, setup, teardown),
+		cmocka_unit_test_setup_teardown(a_write_returns_while_the_sync_is_stalled, setup, teardown),
+		cmocka_unit_test_setup_teardown(close_writes_what_waits_behind_a_stalled_sync, setup, teardown),
+		cmocka_unit_test_setup_teardown(a_full_queue_loses_and_counts_records_instead_of_waiting, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

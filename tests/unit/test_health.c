@@ -1,12 +1,16 @@
 /* test_health.c: health checks against real servers on 127.0.0.1 (a thread
- * with blocking sockets) and real exec children, driven by the event loop. */
+ * with blocking sockets) and real exec children, driven by the event loop;
+ * names resolved by a stand-in resolver in the resolver's real child. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
 
 #include <arpa/inet.h>
+#include <fcntl.h>
+#include <netdb.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -160,6 +164,7 @@ struct t {
 	struct policy policy;
 	struct health_check checks[4];
 	char urls[4][64];
+	struct health_targets *targets;
 	struct health_runner *h;
 	struct server srv;
 	bool have_server;
@@ -173,6 +178,7 @@ struct t {
 	struct snapshot seen[8];
 	unsigned n_seen, want_runs;
 	bool kicked;
+	unsigned turns;
 };
 
 static char *argv_true[] = { "/bin/true", NULL };
@@ -199,6 +205,7 @@ static int teardown(void **state)
 	struct t *t = *state;
 
 	health_stop(t->h);
+	health_targets_free(t->targets);
 	if (t->have_server)
 		server_stop(&t->srv);
 	close(t->closed_fd);
@@ -248,9 +255,12 @@ static void on_failed(void *data, const struct health_check *check, unsigned ind
 	}
 }
 
+/* Addresses once per policy, as a service keeps them across its runs. */
 static void start(struct t *t)
 {
-	assert_int_equal(health_start(t->loop, &t->policy, -1, on_failed, t, &t->h), 0);
+	if (!t->targets)
+		assert_int_equal(health_targets_new(t->loop, &t->policy, &t->targets), 0);
+	assert_int_equal(health_start(t->loop, &t->policy, t->targets, -1, on_failed, t, &t->h), 0);
 }
 
 /* ---- driving the loop ---- */
@@ -695,6 +705,191 @@ static void test_stop_with_runs_in_flight_and_null(void **state)
 	t->h = NULL;
 }
 
+/* ---- names: resolved off the loop, once per policy ---- */
+
+/* The stand-in resolver, run by health-resolve.c in its child: it says it
+ * was called (a byte on calls), then waits for the test's verdict:
+ * 'o' answers 127.0.0.1, anything else is a temporary failure. */
+static int calls[2] = { -1, -1 }, verdicts[2] = { -1, -1 };
+
+static int stand_in_resolver(const char *host, const char *port, struct sockaddr_storage *ret,
+			     socklen_t *ret_len)
+{
+	struct pollfd p = { .fd = verdicts[0], .events = POLLIN };
+	struct sockaddr_in *in = (struct sockaddr_in *)ret;
+	char v = 0;
+
+	if (write(calls[1], "c", 1) != 1 || poll(&p, 1, (int)(TEST_DEADLINE / USEC_PER_MSEC)) != 1 ||
+	    read(verdicts[0], &v, 1) != 1 || v != 'o')
+		return EAI_AGAIN;
+	*in = (struct sockaddr_in){ .sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(port)),
+				    .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	*ret_len = sizeof(*in);
+	return 0;
+}
+
+static unsigned n_calls;
+
+static bool resolver_called(struct t *t, unsigned n)
+{
+	char buf[16];
+	ssize_t got;
+
+	while ((got = read(calls[0], buf, sizeof(buf))) > 0)
+		n_calls += (unsigned)got;
+	return n_calls >= n;
+}
+
+static bool called_once(struct t *t) { return resolver_called(t, 1); }
+static bool called_twice(struct t *t) { return resolver_called(t, 2); }
+
+static bool target_is(struct t *t, enum health_target_state want)
+{
+	const char *why;
+
+	return health_target(t->targets, 0, NULL, NULL, &why) == want;
+}
+
+static bool target_failed(struct t *t) { return target_is(t, HEALTH_TARGET_FAILED); }
+static bool target_ready(struct t *t) { return target_is(t, HEALTH_TARGET_READY); }
+static bool runs_done(struct t *t) { return health_runs(t->h, 0) >= t->want_runs; }
+
+/* A few turns of the loop: a health_run_now request (a timer due at
+ * once) is always taken before the first POLL_EVERY tick. */
+static bool a_few_turns(struct t *t)
+{
+	if (++t->turns < 3)
+		return false;
+	t->turns = 0;
+	return true;
+}
+
+static void verdict(char v)
+{
+	assert_int_equal(write(verdicts[1], &v, 1), 1);
+}
+
+static void resolver_setup(void)
+{
+	assert_int_equal(pipe2(calls, O_CLOEXEC | O_NONBLOCK), 0);
+	assert_int_equal(pipe2(verdicts, O_CLOEXEC), 0);
+	n_calls = 0;
+	health_set_resolver(stand_in_resolver);
+}
+
+static void resolver_teardown(void)
+{
+	health_set_resolver(NULL);
+	for (int i = 0; i < 2; i++) {
+		close(calls[i]);
+		close(verdicts[i]);
+	}
+}
+
+/* A name is resolved in the background: health_targets_new returns while
+ * the resolver is stuck, and the loop goes on running (run_until's own
+ * timers); a run meanwhile is skipped, not failed. A failure is the run's
+ * reason, and is tried again, again without holding the loop; the address
+ * is then used by every later run and by a new runner (the service's next
+ * run) without another resolution. */
+static void test_name_resolved_once_off_the_loop_and_retried(void **state)
+{
+	struct t *t = *state;
+	uint16_t port;
+	_cleanup_close_ int fd = listen_local(&port, true);
+	const char *why;
+	char want[256];
+
+	resolver_setup();
+	add_check(t, HEALTH_TCP, port)->host = "db.test";
+	start(t);
+	assert_true(run_until(t, called_once));
+	assert_int_equal(health_target(t->targets, 0, NULL, NULL, &why), HEALTH_TARGET_PENDING);
+
+	/* The first answer is not in: the run is skipped, uncounted. */
+	assert_int_equal(health_run_now(t->h, 0), 0);
+	assert_true(run_until(t, a_few_turns));
+	assert_int_equal(health_run_now(t->h, 0), 0); /* taken: not -EBUSY */
+	assert_true(run_until(t, a_few_turns));
+	assert_int_equal(health_runs(t->h, 0), 0);
+	assert_int_equal(t->callbacks, 0);
+
+	verdict('f');
+	assert_true(run_until(t, target_failed));
+	(void)health_target(t->targets, 0, NULL, NULL, &why);
+	assert_string_equal(why, gai_strerror(EAI_AGAIN));
+	assert_int_equal(health_run_now(t->h, 0), 0);
+	t->want_runs = 1;
+	assert_true(run_until(t, runs_done));
+	snprintf(want, sizeof(want), "connect db.test:%u: cannot resolve: %s", port, gai_strerror(EAI_AGAIN));
+	assert_failed_with(t, want);
+
+	/* The retry, in the background: the loop runs while it is stuck. */
+	assert_true(run_until(t, called_twice));
+	assert_int_equal(health_targets_attempts(t->targets, 0), 2);
+	assert_true(target_failed(t));
+	verdict('o');
+	assert_true(run_until(t, target_ready));
+	for (unsigned i = 0; i < 3; i++) {
+		assert_int_equal(health_run_now(t->h, 0), 0);
+		t->want_runs = 2 + i;
+		assert_true(run_until(t, runs_done));
+		assert_null(health_last_error(t->h, 0));
+	}
+
+	/* The service's next run: a new runner, the same addresses. */
+	health_stop(t->h);
+	t->h = NULL;
+	start(t);
+	assert_int_equal(health_run_now(t->h, 0), 0);
+	t->want_runs = 1;
+	assert_true(run_until(t, runs_done));
+	assert_null(health_last_error(t->h, 0));
+
+	assert_true(resolver_called(t, 0));
+	assert_int_equal(n_calls, 2);
+	assert_int_equal(health_targets_attempts(t->targets, 0), 2);
+	assert_true(no_children());
+	resolver_teardown();
+}
+
+/* Addresses and localhost never reach the resolver. */
+static void test_address_needs_no_resolver(void **state)
+{
+	struct t *t = *state;
+
+	resolver_setup();
+	add_check(t, HEALTH_TCP, t->closed_port);
+	add_check(t, HEALTH_TCP, t->closed_port)->host = "localhost";
+	add_check(t, HEALTH_TCP, t->closed_port)->host = "::1";
+	start(t);
+	for (unsigned i = 0; i < 3; i++)
+		assert_int_equal(health_targets_attempts(t->targets, i), 0);
+	assert_true(target_ready(t));
+	assert_true(no_children());
+	resolver_teardown();
+}
+
+/* The policy goes (a reload) while its name is being resolved: the child
+ * is killed, and reaped from the loop. */
+static bool no_child_left(struct t *t) { return no_children(); }
+
+static void test_resolution_in_flight_ends_with_its_targets(void **state)
+{
+	struct t *t = *state;
+
+	resolver_setup();
+	add_check(t, HEALTH_HTTP, 8080)->host = "db.test";
+	start(t);
+	assert_true(run_until(t, called_once));
+	health_stop(t->h);
+	t->h = NULL;
+	health_targets_free(t->targets);
+	t->targets = NULL;
+	assert_true(run_until(t, no_child_left));
+	resolver_teardown();
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -723,6 +918,9 @@ int main(void)
 		T(test_pass_resets_the_count),
 		T(test_stop_inside_callback_is_clean),
 		T(test_stop_with_runs_in_flight_and_null),
+		T(test_name_resolved_once_off_the_loop_and_retried),
+		T(test_address_needs_no_resolver),
+		T(test_resolution_in_flight_ends_with_its_targets),
 	};
 
 	/* The server writes to clients that may have gone (MSG_NOSIGNAL too). */

@@ -548,6 +548,22 @@ static int spawn_main(struct service *svc)
 	return 0;
 }
 
+static void watch_group_or_say(struct service *svc)
+{
+	int r = service_watch_group(svc);
+
+	if (r < 0 && svc->watch_error != -r) {
+		/* Out of inotify watches (fs.inotify.max_user_watches): run
+		 * without it, said once and shown in status, not retried. The
+		 * main process's pidfd still ends the run; the rest of its group
+		 * is seen when the main process exits. */
+		log_warning_errno(r, "%s: cannot watch %s/cgroup.events; guarding it without", svc_name(svc),
+				  svc->cgroup);
+		svc->watch_error = -r;
+	} else if (r == 0)
+		svc->watch_error = 0;
+}
+
 int service_start(struct service *svc)
 {
 	int r;
@@ -561,17 +577,7 @@ int service_start(struct service *svc)
 	r = open_group(svc);
 	if (r < 0)
 		goto fail;
-	r = service_watch_group(svc);
-	if (r < 0 && svc->watch_error != -r) {
-		/* Out of inotify watches (fs.inotify.max_user_watches): run
-		 * without it, said once and shown in status, not retried. The
-		 * main process's pidfd still ends the run; the rest of its group
-		 * is seen when the main process exits. */
-		log_warning_errno(r, "%s: cannot watch %s/cgroup.events; guarding it without", svc_name(svc),
-				  svc->cgroup);
-		svc->watch_error = -r;
-	} else if (r == 0)
-		svc->watch_error = 0;
+	watch_group_or_say(svc);
 	if (service_group_populated(svc)) {
 		/* Already running (guardian restarted): never start a second copy. */
 		r = service_adopt_main(svc);
@@ -771,9 +777,9 @@ static int run_stop_command(struct service *svc)
 
 static int begin_stop(struct service *svc, enum exit_cause cause, const char *reason)
 {
-	bool kill = svc->stop_kills;
+	bool kill = svc->stop_kills, resumed = svc->stop_resumed;
 
-	svc->stop_kills = false;
+	svc->stop_kills = svc->stop_resumed = false;
 	end_run(svc);
 	/* A frozen group would sit out its whole stop.timeout: whoever froze
 	 * it (the engine's ladder), a stop thaws it. */
@@ -787,7 +793,7 @@ static int begin_stop(struct service *svc, enum exit_cause cause, const char *re
 		service_on_group_empty(svc);
 		return 0;
 	}
-	if (!kill && (!svc->policy->stop.command || run_stop_command(svc) < 0))
+	if (!kill && (resumed || !svc->policy->stop.command || run_stop_command(svc) < 0))
 		send_stop_signal(svc);
 	poll_if_unwatched(svc);
 	return loop_add_timer(svc->sup->loop, svc->policy->stop.timeout, on_stop_timeout, svc, &svc->timer);
@@ -859,6 +865,24 @@ int service_kill_because(struct service *svc, enum exit_cause cause, const char 
 int service_stop(struct service *svc)
 {
 	return service_stop_because(svc, EXIT_GUARDIAN, "guardctl stop");
+}
+
+int service_finish_stop(struct service *svc)
+{
+	const char *reason = "a stop under way when guardian restarted";
+
+	if (svc->watched || svc->cgfd < 0)
+		return -EINVAL;
+	svc->want_running = false;
+	svc->restart_pending = false;
+	watch_group_or_say(svc);
+	/* Its main process if one is left (the stop signal goes there first),
+	 * or the group's. */
+	(void)service_adopt_main(svc);
+	log_notice("%s: %s; finishing the stop", svc_name(svc), reason);
+	record(svc, "stop", reason, svc->policy->stop.signal, &svc->pid, svc->pid ? 1 : 0, NULL);
+	svc->stop_resumed = true;
+	return begin_stop(svc, EXIT_GUARDIAN, reason);
 }
 
 int service_restart(struct service *svc, enum exit_cause cause, const char *reason, bool counted)

@@ -334,6 +334,7 @@ void supervisor_start_all(struct supervisor *s)
 	for (size_t i = 0; i < s->n_services; i++) {
 		struct service *svc = s->services[i];
 		bool stay = svc->state_loaded && (!svc->want_running || svc->state == SVC_GAVE_UP);
+		bool stopping = svc->state_loaded && !svc->want_running && svc->state != SVC_GAVE_UP;
 
 		if (svc->watched)
 			continue; /* guarded from the moment it was found */
@@ -344,6 +345,13 @@ void supervisor_start_all(struct supervisor *s)
 			continue;
 		}
 		svc->state = SVC_STOPPED;
+		/* Not to run, yet its group has processes: guardian died while
+		 * stopping it. Adopting it as running would undo a stop that was
+		 * asked for, and recorded. */
+		if (stopping) {
+			(void)service_finish_stop(svc);
+			continue;
+		}
 		service_start(svc);
 	}
 }

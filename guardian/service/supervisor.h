@@ -55,6 +55,7 @@ struct service {
 	struct loop_source *timer;      /* backoff or stop grace period */
 	bool group_signalled;           /* stop signal already sent to the whole group */
 	bool stop_kills;                /* the stop beginning is a kill: no stop command, no signal */
+	bool stop_resumed;              /* the stop is a dead guardian's, finished: no stop command */
 	enum exit_cause stop_cause;     /* why guardian is stopping it (EXIT_GUARDIAN, EXIT_HEALTH) */
 	char *stop_reason;              /* words for the record, malloc'd */
 	struct health_runner *health;
@@ -205,6 +206,12 @@ int service_stop(struct service *svc);
 /* The same for guardian's own reasons (EXIT_RULE, EXIT_HEALTH): recorded
  * with `reason`, the exit classified as `cause`. */
 int service_stop_because(struct service *svc, enum exit_cause cause, const char *reason);
+/* guardian restarted while the service was being stopped (it was not to
+ * run, and its group still has processes): the stop goes on, with the stop
+ * signal, the grace period and cgroup.kill; stop.command is not run again,
+ * as guardian cannot tell whether the first one ran (or still runs, in the
+ * group). Ends in SVC_STOPPED. */
+int service_finish_stop(struct service *svc);
 /* Stop, then start again. `cause` is EXIT_GUARDIAN for a command,
  * EXIT_HEALTH for failed checks; `counted` restarts count toward give_up. */
 int service_restart(struct service *svc, enum exit_cause cause, const char *reason, bool counted);
@@ -229,9 +236,11 @@ int supervisor_reload(struct supervisor *s, struct policy **v, size_t n, struct 
 /* Free services whose policy was removed, once they are stopped (from the
  * loop, never inside their own state machine). */
 void supervisor_reap_removed(struct supervisor *s);
-/* Start every service that should run. A populated cgroup is adopted
- * whatever the saved state says; a service stopped by command or given up
- * before guardian restarted stays so until 'guardctl start'. */
+/* Start every service that should run; a populated cgroup is adopted,
+ * never started twice. A service stopped (by command, a rule or a health
+ * check) or given up before guardian restarted stays so until 'guardctl
+ * start'; one whose stop was under way, its group still populated, is
+ * stopped (service_finish_stop). */
 void supervisor_start_all(struct supervisor *s);
 void service_free(struct service *svc);
 /* Tell the subscribers (supervisor.c's loop over their tables). */

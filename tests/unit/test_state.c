@@ -12,7 +12,10 @@
 
 #include <fcntl.h>
 #include <stdio.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <json-c/json.h>
 
@@ -295,6 +298,74 @@ static void test_service_stopped_by_command_stays_stopped_after_a_guardian_resta
 	assert_int_equal(svc->state, SVC_STOPPED);
 	assert_false(svc->want_running);
 	assert_int_equal(svc->pid, 0);
+	supervisor_free(after);
+}
+
+/* The fake group web.service holding one real process (a child of the
+ * test, which /proc/PID/cgroup under the fake root places there). */
+static pid_t populate_web(struct fixture *f)
+{
+	char path[512], text[64];
+	pid_t child = fork();
+
+	assert_true(child >= 0);
+	if (child == 0) {
+		pause();
+		_exit(0);
+	}
+	snprintf(path, sizeof(path), "%s/guardian.slice/web.service", f->cgroot);
+	tmptree_mkdir(path);
+	snprintf(path, sizeof(path), "%s/guardian.slice/web.service/cgroup.events", f->cgroot);
+	tmptree_write(path, "populated 1\nfrozen 0\n");
+	snprintf(path, sizeof(path), "%s/guardian.slice/web.service/cgroup.procs", f->cgroot);
+	snprintf(text, sizeof(text), "%d\n", (int)child);
+	tmptree_write(path, text);
+	snprintf(path, sizeof(path), "%s/%d", f->proc, (int)child);
+	tmptree_mkdir(path);
+	snprintf(path, sizeof(path), "%s/%d/cgroup", f->proc, (int)child);
+	tmptree_write(path, "0::/guardian.slice/web.service\n");
+	return child;
+}
+
+/* The signal that ended child, 0 if it still ran after 5 s (then killed). */
+static int end_signal(pid_t child)
+{
+	int status;
+
+	for (int i = 0; i < 500; i++) {
+		if (waitpid(child, &status, WNOHANG) == child)
+			return WIFSIGNALED(status) ? WTERMSIG(status) : -1;
+		usleep(10000);
+	}
+	kill(child, SIGKILL);
+	(void)waitpid(child, &status, 0);
+	return 0;
+}
+
+static void test_stop_under_way_when_guardian_died_is_finished_not_adopted(void **state)
+{
+	struct fixture *f = *state;
+	struct supervisor *before = new_supervisor(f, false), *after;
+	struct service *svc;
+	pid_t child;
+
+	live_a_little(web(before));
+	web(before)->want_running = false; /* guardctl stop, and guardian died in it */
+	web(before)->state = SVC_STOPPING;
+	assert_int_equal(supervisor_save_state(before), 0);
+	supervisor_free(before);
+	child = populate_web(f);
+
+	after = new_supervisor(f, false);
+	assert_int_equal(supervisor_load_state(after), 0);
+	svc = web(after);
+	supervisor_start_all(after);
+	/* Followed, and the stop goes on: the stop signal, then the grace
+	 * period; never adopted as running. */
+	assert_int_equal(end_signal(child), SIGTERM); /* the child is gone either way */
+	assert_int_equal(svc->state, SVC_STOPPING);
+	assert_false(svc->want_running);
+	assert_int_equal(svc->pid, child);
 	supervisor_free(after);
 }
 
@@ -751,6 +822,7 @@ int main(void)
 		T(test_counters_past_int_max_survive_a_guardian_restart),
 		T(test_each_service_gets_its_own_state_back),
 		T(test_service_stopped_by_command_stays_stopped_after_a_guardian_restart),
+		T(test_stop_under_way_when_guardian_died_is_finished_not_adopted),
 		T(test_service_that_gave_up_stays_given_up_after_a_guardian_restart),
 		T(test_state_file_from_another_boot_is_ignored),
 		T(test_saved_file_names_this_boot_and_is_private),

@@ -57,7 +57,10 @@ static const char *build_status(struct bpf_observers *o)
 #include "reclaim.skel.h"
 #include "signal.skel.h"
 
+#include <linux/close_range.h>
 #include <poll.h>
+#include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 
@@ -408,6 +411,23 @@ static _Noreturn void loader(int sock)
 	_exit(sendmsg(sock, &msg, MSG_NOSIGNAL) < 0 ? 1 : 0);
 }
 
+/* In the child, first: the loader is a fork of the daemon, so it must
+ * not outlive it nor keep any fd of its. A loader left running by a
+ * killed guardian still held the state directory's lock, and the guardian
+ * started next refused to run. It dies with its parent and keeps stdio
+ * and sock (as fd 3). */
+static int loader_alone(int sock, pid_t parent)
+{
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+		_exit(1);
+	if (sock != 3 && dup2(sock, 3) < 0)
+		_exit(1);
+	/* Before 5.9 there is no close_range: the death signal still ends
+	 * the loader with guardian, and the lock with it. */
+	(void)close_range(4, ~0U, 0);
+	return 3;
+}
+
 /* In the daemon: the loader's report and fds. */
 static int receive(int sock, struct load_report *rep, int *fds, unsigned *ret_n)
 {
@@ -450,7 +470,7 @@ static void load_all(struct bpf_observers *o)
 	struct bpf_libbpf *lb = calloc(1, sizeof(*lb));
 	struct load_report rep;
 	int sv[2], r, status;
-	pid_t pid;
+	pid_t pid, parent;
 
 	if (!lb || socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
 		for (int i = 0; i < _OBS_MAX; i++)
@@ -459,11 +479,10 @@ static void load_all(struct bpf_observers *o)
 		return;
 	}
 	lb->map_fd = -1;
+	parent = getpid();
 	pid = fork();
-	if (pid == 0) {
-		close(sv[0]);
-		loader(sv[1]);
-	}
+	if (pid == 0)
+		loader(loader_alone(sv[1], parent));
 	close(sv[1]);
 	r = pid < 0 ? -errno : receive(sv[0], &rep, lb->fds, &lb->n_fds);
 	close(sv[0]);

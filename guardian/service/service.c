@@ -20,6 +20,11 @@
 /* Without a cgroup.events watch, a stopping group is checked this often
  * for "populated 0". */
 #define EMPTY_POLL (200 * USEC_PER_MSEC)
+/* How long a watched cgroup's limits must stay unwritten before guardian
+ * puts its tripwire on memory.high: runc and systemd write theirs within
+ * milliseconds of the mkdir, and a tripwire guardian decided on before
+ * the owner's memory.high and wrote after it would replace it. */
+#define WATCH_SETTLE (500 * USEC_PER_MSEC)
 
 static void service_on_group_empty(struct service *svc);
 static int service_watch_group(struct service *svc);
@@ -924,8 +929,12 @@ static void watched_tripwire(struct service *svc)
 	if (cgfs_read_u64(svc->cgfd, "memory.max", &max) < 0 || cgfs_read_u64(svc->cgfd, "memory.high", &high) < 0)
 		return;
 	if (high != CGFS_MAX && high != svc->tripwire && high != svc->guardian_high) {
-		/* The owner's own: kept, and what a throttle of guardian's
-		 * goes back to when it is released. */
+		/* The owner's own, even written over guardian's tripwire: kept,
+		 * and what a throttle of guardian's goes back to when it is
+		 * released. */
+		if (!p->limits.memory_high.set || p->limits.memory_high_is_guard || p->limits.memory_high.value != high)
+			log_info("%s: memory.high %" PRIu64 " is its owner's: no tripwire over it%s", svc_name(svc), high,
+				 svc->tripwire ? " (it replaced guardian's)" : "");
 		svc->tripwire = 0;
 		p->limits.memory_high = (struct limit){ .set = true, .value = high };
 		p->limits.memory_high_is_guard = false;
@@ -934,6 +943,8 @@ static void watched_tripwire(struct service *svc)
 	want = max == CGFS_MAX ? 0 : policy_guard_high(max);
 	p->limits.memory_high = (struct limit){ .set = want != 0, .value = want };
 	p->limits.memory_high_is_guard = want != 0;
+	if (high != CGFS_MAX && high == svc->guardian_high && high != svc->tripwire)
+		return; /* a throttle of guardian's is on: its release writes the new value */
 	if (svc->sup->cfg.dry_run || p->dry_run || want == high || (!want && !svc->tripwire))
 		return;
 	if (cgfs_write_u64(svc->cgfd, "memory.high", want ?: CGFS_MAX) == 0) {
@@ -943,9 +954,29 @@ static void watched_tripwire(struct service *svc)
 	}
 }
 
-static void on_watched_max(void *data)
+static int on_settled(struct loop_source *src, int fd, uint32_t revents, void *data)
 {
-	watched_tripwire(data);
+	struct service *svc = data;
+
+	(void)src, (void)fd, (void)revents;
+	loop_source_freep(&svc->settle);
+	watched_tripwire(svc);
+	return 0;
+}
+
+/* A write to the owner's memory.max or memory.high (its own or
+ * guardian's): the tripwire is looked at again once writes have stopped
+ * for WATCH_SETTLE. */
+static void on_watched_limit(void *data)
+{
+	struct service *svc = data;
+
+	if (svc->removed)
+		return;
+	if (svc->settle)
+		(void)loop_timer_rearm(svc->settle, WATCH_SETTLE);
+	else if (loop_add_timer(svc->sup->loop, WATCH_SETTLE, on_settled, svc, &svc->settle) < 0)
+		watched_tripwire(svc);
 }
 
 int service_watch_begin(struct service *svc)
@@ -957,9 +988,11 @@ int service_watch_begin(struct service *svc)
 		return fd;
 	svc->cgfd = fd;
 	note_cgroup_id(svc);
-	if (svc->sup->cfg.watch)
-		(void)cgwatch_add(svc->sup->cfg.watch, fd, "memory.max", on_watched_max, svc, &svc->events);
-	watched_tripwire(svc);
+	if (svc->sup->cfg.watch) {
+		(void)cgwatch_add(svc->sup->cfg.watch, fd, "memory.max", on_watched_limit, svc, &svc->events);
+		(void)cgwatch_add(svc->sup->cfg.watch, fd, "memory.high", on_watched_limit, svc, &svc->high_events);
+	}
+	on_watched_limit(svc);
 	r = service_apply_limits(svc);
 	if (r < 0)
 		return r;
@@ -992,6 +1025,8 @@ void service_watch_end(struct service *svc, const char *why)
 		return;
 	log_info("%s: no longer guarded: %s", svc_name(svc), why);
 	cgwatch_removep(&svc->events);
+	cgwatch_removep(&svc->high_events);
+	loop_source_freep(&svc->settle);
 	end_run(svc); /* the monitor undoes its freeze or throttle first */
 	service_watch_restore(svc);
 	svc->want_running = false;

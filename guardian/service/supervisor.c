@@ -159,7 +159,9 @@ void service_free(struct service *svc)
 	loop_source_freep(&svc->timer);
 	loop_source_freep(&svc->stop_cmd_src);
 	loop_source_freep(&svc->empty_poll);
+	loop_source_freep(&svc->settle);
 	cgwatch_removep(&svc->events);
+	cgwatch_removep(&svc->high_events);
 	health_stop(svc->health);
 	health_targets_free(svc->health_targets);
 	free(svc->stop_reason);

@@ -84,6 +84,11 @@ struct service {
 	int oom_score_adj_found;
 	bool oom_score_adj_raised;
 	uint64_t tripwire;       /* the memory.high guardian wrote there (0: none) */
+	/* The owner writes its limits just after its mkdir (runc, systemd):
+	 * the tripwire waits until they have settled, and an owner's
+	 * memory.high written later is seen (inotify on its writes). */
+	struct loop_source *settle;
+	struct cgwatch_entry *high_events;
 	struct service_kube *kube; /* a pod container's, or NULL */
 	struct signal_sender last_signal; /* the last fatal signal seen for its main process */
 	struct service_exit last_exit;

@@ -62,6 +62,29 @@ mkdir "$W/own.service" && echo 100M >"$W/own.service/memory.high" && echo 256M >
 check "own.service is guarded" wait_for 10000 state_is "$REL/own.service" running
 check "... and its own memory.high is left as it is (100 MiB)" \
 	[ "$(cg_read "$W/own.service" memory.high)" = $((100 << 20)) ]
+# An owner that writes memory.high once the tripwire is on (systemctl
+# set-property MemoryHigh=): its value is the owner's from then on.
+mkdir "$W/late.service" && echo 256M >"$W/late.service/memory.max" || bail "late"
+check "late.service gets the tripwire" \
+	wait_for 10000 eval "[ \"\$(cg_read '$W/late.service' memory.high)\" = $TRIPWIRE ]"
+echo 200M >"$W/late.service/memory.high"
+check "... and a memory.high its owner writes over it is taken as the owner's" \
+	wait_for 10000 file_has "$T/guardian.log" "$REL/late.service: memory.high $((200 << 20)) is its owner's"
+# Runtimes (runc, systemd) write memory.max and memory.high microseconds
+# after their mkdir, while guardian is already guarding the cgroup: the
+# tripwire must never land over the owner's memory.high.
+for i in 1 2 3 4 5 6 7 8; do
+	mkdir "$W/race$i.service" && echo 256M >"$W/race$i.service/memory.max" &&
+		echo 230M >"$W/race$i.service/memory.high" || bail "race$i"
+done
+for i in 1 2 3 4 5 6 7 8; do
+	wait_for 10000 file_has "$T/guardian.log" "$REL/race$i.service: memory.high $((230 << 20)) is its owner's" ||
+		break
+done
+kept=0
+for i in 1 2 3 4 5 6 7 8; do [ "$(cg_read "$W/race$i.service" memory.high)" = $((230 << 20)) ] && kept=$((kept + 1)); done
+check "8 cgroups whose limits came right after their mkdir all keep the owner's memory.high ($kept of 8)" \
+	[ "$kept" = 8 ]
 
 # --- the owner starts a leaking process in it
 (echo "$BASHPID" >"$W/leak.service/cgroup.procs" && exec "$MEMHOG" --rate 100 --max 400) >"$T/leak.out" 2>&1 &

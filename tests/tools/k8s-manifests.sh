@@ -46,6 +46,18 @@ desc="and the check names the key, its line and the right one"
 ok grep -qE "daemonset.yaml:[0-9]+: spec.template.spec.hostPid: unknown key 'hostPid'.*did you mean 'hostPID'" "$t/typo.out"
 show "$t/typo.out"
 
+# A scrape that would find nothing: the port guardian listens on is not
+# the container's.
+mkdir "$t/port"
+cp "${manifests[@]}" "$t/port/"
+sed -i 's/^\( *containerPort:\) 9464/\1 9465/' "$t/port/daemonset.yaml"
+node "$check" validate "$npm_dir" "$t"/port/*.yaml >"$t/port.out" 2>&1
+rc=$?
+desc="a containerPort other than --metrics-listen's fails the check ($rc)"; ok [ "$rc" = 1 ]
+desc="and the check names the argument"
+ok grep -qE "daemonset.yaml:[0-9]+: .*--metrics-listen port 9464 is not among the container's ports" "$t/port.out"
+show "$t/port.out"
+
 # The policies volume as the kubelet writes it: the volume directory
 # 0777, the files in a ..TIMESTAMP directory behind the ..data link.
 policies=$(node "$check" project-policies "$npm_dir" "$t/vol" "${manifests[@]}" 2>"$t/project.err")

@@ -269,6 +269,20 @@ function checkPod(docs, doc, spec, p) {
 				if (!volumes.has(m.name))
 					problem(where(doc, `${cp}.volumeMounts[${mi}].name`), `no volume '${m.name}' in the pod`);
 			});
+			// guardian's /metrics must be a declared port of the container,
+			// the one a Prometheus scrape annotation names.
+			const args = [...(c.command || []), ...(c.args || [])].map(String);
+			const listen = args.find((a) => a.startsWith("--metrics-listen="));
+			if (listen) {
+				const port = Number(listen.slice(listen.lastIndexOf(":") + 1));
+				const ai = (c.args || []).map(String).indexOf(listen);
+				if (!(c.ports || []).some((cport) => cport.containerPort === port))
+					problem(where(doc, `${cp}.args[${ai}]`), `--metrics-listen port ${port} is not among the container's ports`);
+				const ann = doc.value.spec?.template?.metadata?.annotations || {};
+				if (ann["prometheus.io/port"] !== undefined && Number(ann["prometheus.io/port"]) !== port)
+					problem(where(doc, "spec.template.metadata.annotations"),
+						`prometheus.io/port ${ann["prometheus.io/port"]} is not --metrics-listen's port ${port}`);
+			}
 			// The kubelet leaves an undefined $(VAR) as it is, silently.
 			const env = new Set((c.env || []).map((e) => e.name));
 			for (const field2 of ["command", "args"])

@@ -35,6 +35,7 @@ done
 desc="bash completion"; ok [ -f "$p/$datadir/bash-completion/completions/guardctl" ]
 desc="zsh completion"; ok [ -f "$p/$datadir/zsh/vendor-completions/_guardctl" ]
 desc="README in the docs"; ok [ -f "$p/$datadir/doc/guardian/README.md" ]
+desc="the Grafana dashboard"; ok python3 -c 'import json, sys; assert json.load(open(sys.argv[1]))["panels"]' "$p/$datadir/guardian/grafana/guardian.json"
 examples=$p/$datadir/doc/guardian/examples
 desc="the example policies"; ok [ "$(ls "$examples"/*.yaml 2>/dev/null | wc -l)" = 4 ]
 # guardctl check resolves each policy's user on this machine, and the

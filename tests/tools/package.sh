@@ -68,7 +68,7 @@ for f in /usr/sbin/guardian /usr/bin/guardctl /lib/systemd/system/guardian.servi
 	/usr/share/bash-completion/completions/guardctl /usr/share/zsh/vendor-completions/_guardctl \
 	/usr/share/doc/guardian/examples/recorder.yaml /usr/share/doc/guardian/examples/web.yaml \
 	/usr/share/doc/guardian/examples/worker.yaml /usr/share/doc/guardian/examples/unicorn.yaml \
-	/etc/guardian/policies.d/; do
+	/usr/share/guardian/grafana/guardian.json /etc/guardian/policies.d/; do
 	desc="dpkg-deb -c lists $f"; ok grep -qxF "$f" "$work/contents"
 done
 dpkg-deb -x "$deb" "$work/root"

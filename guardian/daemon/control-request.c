@@ -63,10 +63,17 @@ int control_request_parse(const char *line, struct control_request *ret, char *e
 		r = -EBADMSG;
 		goto out;
 	}
-	if (json_object_object_get_ex(req, "command", &v))
+	/* Strings only: json-c would hand back 5 or {} as their JSON text. */
+	if (json_object_object_get_ex(req, "command", &v) && json_object_is_type(v, json_type_string))
 		cmd_name = json_object_get_string(v);
-	if (json_object_object_get_ex(req, "service", &v))
+	if (json_object_object_get_ex(req, "service", &v) && !json_object_is_type(v, json_type_null)) {
+		if (!json_object_is_type(v, json_type_string)) {
+			snprintf(err, errlen, "'service' must be a string");
+			r = -EBADMSG;
+			goto out;
+		}
 		name = json_object_get_string(v);
+	}
 	ret->cmd = control_command_find(cmd_name);
 	if (!ret->cmd) {
 		snprintf(err, errlen, "unknown command '%s'", cmd_name ? cmd_name : "");

@@ -118,6 +118,26 @@ static void an_unknown_or_missing_command_is_named_in_the_error(void **state)
 	assert_string_equal(o.err, "unknown command 'STATUS'");
 }
 
+/* json-c gives any value's JSON text as a string: 5 is not "5". */
+static void a_command_or_service_that_is_not_a_string_is_refused(void **state)
+{
+	struct outcome o;
+
+	o = parse("{\"command\":5}\n");
+	assert_int_equal(o.r, -EBADMSG);
+	assert_string_equal(o.err, "unknown command ''");
+	o = parse("{\"command\":[\"status\"]}\n");
+	assert_string_equal(o.err, "unknown command ''");
+	o = parse("{\"command\":\"stop\",\"service\":5}\n");
+	assert_int_equal(o.r, -EBADMSG);
+	assert_string_equal(o.err, "'service' must be a string");
+	o = parse("{\"command\":\"stop\",\"service\":{\"name\":\"web\"}}\n");
+	assert_string_equal(o.err, "'service' must be a string");
+	o = parse("{\"command\":\"status\",\"service\":null}\n"); /* as absent */
+	assert_int_equal(o.r, 0);
+	assert_false(o.has_service);
+}
+
 static void an_error_longer_than_the_buffer_is_cut_and_terminated(void **state)
 {
 	char line[2048], err[32];
@@ -239,6 +259,7 @@ int main(void)
 		cmocka_unit_test(requests_as_guardctl_sends_them_name_the_command_and_service),
 		cmocka_unit_test(anything_but_a_json_object_is_a_malformed_request),
 		cmocka_unit_test(an_unknown_or_missing_command_is_named_in_the_error),
+		cmocka_unit_test(a_command_or_service_that_is_not_a_string_is_refused),
 		cmocka_unit_test(an_error_longer_than_the_buffer_is_cut_and_terminated),
 		cmocka_unit_test(the_line_completes_at_a_newline_however_the_bytes_arrive),
 		cmocka_unit_test(a_line_without_its_newline_is_not_complete),

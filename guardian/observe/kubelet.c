@@ -288,6 +288,37 @@ const struct kube_pod *kube_pods_find(const struct kube_pods *p, const char *uid
 	return p->n ? bsearch(&key, p->pods, p->n, sizeof(*p->pods), cmp_pod) : NULL;
 }
 
+/* The same keys with the same values, in any order. */
+static bool meta_same(char *const *a, char *const *b)
+{
+	size_t na = 0, nb = 0;
+
+	for (; a && a[0] && a[1]; a += 2, na++) {
+		const char *v = kube_meta_get(b, a[0]);
+
+		if (!v || strcmp(v, a[1]) != 0)
+			return false;
+	}
+	for (; b && b[0] && b[1]; b += 2)
+		nb++;
+	return na == nb;
+}
+
+size_t kube_pods_mark_changes(const struct kube_pods *old, struct kube_pods *fresh)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < fresh->n; i++) {
+		struct kube_pod *pod = &fresh->pods[i];
+		const struct kube_pod *was = kube_pods_find(old, pod->uid);
+
+		pod->meta_changed = was && (!meta_same(was->labels, pod->labels) ||
+					    !meta_same(was->annotations, pod->annotations));
+		n += pod->meta_changed;
+	}
+	return n;
+}
+
 const struct kube_container *kube_pod_container(const struct kube_pod *pod, const char *id)
 {
 	for (size_t i = 0; pod && i < pod->n_containers; i++)
@@ -395,6 +426,7 @@ static void fetch_done(struct kubelet *k, CURLcode code)
 	} else {
 		if (!k->ok)
 			log_info("kubelet %s/pods: %zu pods", k->url, fresh.n);
+		(void)kube_pods_mark_changes(&k->pods, &fresh);
 		kube_pods_clear(&k->pods);
 		k->pods = fresh;
 		k->ok = true;

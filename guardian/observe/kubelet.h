@@ -30,6 +30,10 @@ struct kube_pod {
 	char *priority_class;
 	struct kube_container *containers; /* init containers too */
 	size_t n_containers;
+	/* Listed by the fetch before too, with other labels or annotations
+	 * (kubectl label, kubectl annotate): what the policies decided about
+	 * its containers is decided again. */
+	bool meta_changed;
 };
 
 struct kube_pods {
@@ -42,6 +46,9 @@ struct kube_pods {
 int kube_pods_parse(const char *json, size_t len, struct kube_pods *ret, char *err, size_t err_len);
 void kube_pods_clear(struct kube_pods *p);
 const struct kube_pod *kube_pods_find(const struct kube_pods *p, const char *uid);
+/* Sets meta_changed on each pod of fresh that old lists with other
+ * labels or annotations (order aside); returns how many. */
+size_t kube_pods_mark_changes(const struct kube_pods *old, struct kube_pods *fresh);
 const struct kube_container *kube_pod_container(const struct kube_pod *pod, const char *id);
 /* The value of key in a labels/annotations array, or NULL. */
 const char *kube_meta_get(char *const *kv, const char *key);

@@ -1007,6 +1007,16 @@ int service_watch_begin(struct service *svc)
 	return 0;
 }
 
+void service_watch_policy_changed(struct service *svc)
+{
+	if (svc->removed)
+		return;
+	if (svc->sup->cfg.dry_run || svc->policy->dry_run)
+		service_watch_restore(svc); /* a dry run writes nothing: no tripwire either */
+	else
+		on_watched_limit(svc);
+}
+
 void service_watch_restore(struct service *svc)
 {
 	uint64_t high;

@@ -186,6 +186,9 @@ int service_watch_begin(struct service *svc);
 void service_watch_end(struct service *svc, const char *why);
 /* The tripwire back to max, if it is still ours (guardian's exit). */
 void service_watch_restore(struct service *svc);
+/* Its policy's dry_run, protected or priority changed (a pod's
+ * guardian.dev/ annotations): the tripwire follows dry_run. */
+void service_watch_policy_changed(struct service *svc);
 struct service *supervisor_find(struct supervisor *s, const char *name);
 /* The service whose cgroup has this id (inode number), or NULL. */
 struct service *supervisor_find_by_cgroup_id(struct supervisor *s, uint64_t id);

@@ -330,6 +330,14 @@ static bool holds_guardian(const struct supervisor *s, const char *path)
 	return false;
 }
 
+/* A pod's annotations over the watch policy's own values. */
+static void apply_overrides(struct policy *p, const struct policy *base, const struct kube_override *o)
+{
+	p->protected_ = o->has_protected ? o->protected_ : base->protected_;
+	p->priority = o->has_priority ? o->priority : base->priority;
+	p->dry_run = o->has_dry_run ? o->dry_run : base->dry_run;
+}
+
 static void guard_since(struct watch_set *ws, const char *cgpath, unsigned since)
 {
 	struct supervisor *s = ws->sup;
@@ -378,12 +386,7 @@ static void guard_since(struct watch_set *ws, const char *cgpath, unsigned since
 		log_warning_errno(r, "%s: cannot guard it", path);
 		return;
 	}
-	if (o.has_protected)
-		p->protected_ = o.protected_;
-	if (o.has_priority)
-		p->priority = o.priority;
-	if (o.has_dry_run)
-		p->dry_run = o.dry_run;
+	apply_overrides(p, ws->policy, &o);
 	svc->watch = ws;
 	svc->watched = true;
 	svc->kube = kube;
@@ -642,6 +645,47 @@ void supervisor_unwatch_all(struct supervisor *s)
 	supervisor_unwatch_dirs(s);
 }
 
+/* Pods whose labels or annotations changed since the last fetch: each
+ * guarded container of theirs is judged again (a selector that no longer
+ * takes it, guardian.dev/ignore: forgotten; guardian.dev/ overrides as
+ * they are now), and the watched directories are read again for those
+ * the policy takes now. */
+static void kube_meta_changed(struct watch_set *ws, const struct kube_pods *pods)
+{
+	struct supervisor *s = ws->sup;
+	bool any = false;
+
+	for (size_t i = 0; i < pods->n && !any; i++)
+		any = pods->pods[i].meta_changed;
+	if (!any)
+		return;
+	for (size_t i = 0; i < s->n_services; i++) {
+		struct service *svc = s->services[i];
+		const struct kube_pod *pod;
+		struct service_kube *k = NULL;
+		struct kube_override o;
+		char name[400];
+
+		if (svc->watch != ws || svc->removed || !svc->kube ||
+		    !(pod = kube_pods_find(pods, svc->kube->pod_uid)) || !pod->meta_changed)
+			continue;
+		if (kube_identify(ws, svc->cgroup + 1, KUBELET_WAIT_FETCHES, name, sizeof(name), &k, &o) != KUBE_TAKE) {
+			service_watch_end(svc, "its pod's labels or annotations changed: its policy no longer takes it");
+			continue;
+		}
+		if (strcmp(k->overrides, svc->kube->overrides) != 0)
+			log_info("%s: the pod's guardian.dev/ annotations are now '%s' (were '%s')", svc->policy->service,
+				 k->overrides, svc->kube->overrides);
+		apply_overrides(svc->policy, ws->policy, &o);
+		free(svc->kube);
+		svc->kube = k;
+		service_watch_policy_changed(svc);
+		supervisor_service_changed(svc);
+	}
+	for (size_t i = 0; i < ws->n_dirs; i++)
+		scan(ws->dirs[i]);
+}
+
 void supervisor_kube_update(struct supervisor *s)
 {
 	const struct kube_pods *pods = s->kubelet ? kubelet_pods(s->kubelet) : NULL;
@@ -666,6 +710,9 @@ void supervisor_kube_update(struct supervisor *s)
 		}
 		free(v);
 	}
+	for (size_t i = 0; pods && i < s->n_watches; i++)
+		if (s->watches[i]->policy->kube.on)
+			kube_meta_changed(s->watches[i], pods);
 	/* Guarded while the kubelet could not be asked: its names now. */
 	for (size_t i = 0; pods && i < s->n_services; i++) {
 		struct service *svc = s->services[i];

@@ -132,6 +132,49 @@ static void test_parse_refuses(void **state)
 	kube_pods_clear(&pods);
 }
 
+/* A PodList of pods "a", "b", "c" with these labels and annotations. */
+static void three_pods(struct kube_pods *pods, const char *la, const char *aa, const char *lb, const char *ab)
+{
+	char json[2048], err[128];
+
+	snprintf(json, sizeof(json),
+		 "{\"kind\":\"PodList\",\"items\":["
+		 "{\"metadata\":{\"uid\":\"a\",\"name\":\"a\",\"namespace\":\"n\",\"labels\":%s,\"annotations\":%s}},"
+		 "{\"metadata\":{\"uid\":\"b\",\"name\":\"b\",\"namespace\":\"n\",\"labels\":%s,\"annotations\":%s}},"
+		 "{\"metadata\":{\"uid\":\"c\",\"name\":\"c\",\"namespace\":\"n\",\"labels\":{\"x\":\"1\"}}}]}",
+		 la, aa, lb, ab);
+	assert_int_equal(kube_pods_parse(json, strlen(json), pods, err, sizeof(err)), 0);
+	assert_int_equal(pods->n, 3);
+}
+
+/* kubectl label / annotate between two fetches: those pods, and only
+ * those, are judged again. */
+static void test_meta_changes(void **state)
+{
+	struct kube_pods old = { 0 }, same = { 0 }, fresh = { 0 }, none = { 0 };
+
+	(void)state;
+	three_pods(&old, "{\"app\":\"web\",\"tier\":\"1\"}", "{}", "{}", "{\"guardian.dev/protected\":\"true\"}");
+	/* The same metadata in another order is no change. */
+	three_pods(&same, "{\"tier\":\"1\",\"app\":\"web\"}", "{}", "{}", "{\"guardian.dev/protected\":\"true\"}");
+	assert_int_equal(kube_pods_mark_changes(&old, &same), 0);
+	/* a: a label's value; b: an annotation removed; c: as it was. */
+	three_pods(&fresh, "{\"app\":\"web\",\"tier\":\"2\"}", "{}", "{}", "{}");
+	assert_int_equal(kube_pods_mark_changes(&old, &fresh), 2);
+	assert_true(kube_pods_find(&fresh, "a")->meta_changed);
+	assert_true(kube_pods_find(&fresh, "b")->meta_changed);
+	assert_false(kube_pods_find(&fresh, "c")->meta_changed);
+	/* A label added is a change too; a pod the old table lacked is new, not changed. */
+	kube_pods_clear(&same);
+	three_pods(&same, "{\"app\":\"web\",\"tier\":\"2\",\"extra\":\"\"}", "{}", "{}", "{}");
+	assert_int_equal(kube_pods_mark_changes(&fresh, &same), 1);
+	assert_true(kube_pods_find(&same, "a")->meta_changed);
+	assert_int_equal(kube_pods_mark_changes(&none, &same), 0);
+	kube_pods_clear(&old);
+	kube_pods_clear(&same);
+	kube_pods_clear(&fresh);
+}
+
 static void test_quantity(void **state)
 {
 	static const struct {
@@ -375,6 +418,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse_fixture),
 		cmocka_unit_test(test_parse_refuses),
+		cmocka_unit_test(test_meta_changes),
 		cmocka_unit_test(test_quantity),
 		cmocka_unit_test(test_url),
 		cmocka_unit_test(test_client),

@@ -197,6 +197,30 @@ grep "\"service\":\"$WEB\".*\"source\":\"signal\"" "$LOG" | head -n 1 | cut -c1-
 rmdir "$NEW_CG" "${NEW_CG%/*}" || bail "rmdir"
 check "a deleted pod's container is forgotten" wait_for 10000 eval "! '$GUARDCTL' status '$NEW' >/dev/null 2>&1"
 
+# --- kubectl label and kubectl annotate on running pods: judged again
+# when the kubelet next answers. cache-0 gets the label, leaky-0
+# guardian.dev/ignore, web-0 loses guardian.dev/protected.
+TICK_UID=$(uid 9) TICK_CID=$(cid 19)
+TICK_CG=$(cg besteffort "$TICK_UID" "$TICK_CID")
+CACHE=shop/cache-0/${CACHE_CID:0:12}
+P_WEB=$(pod shop web-0 "$WEB_UID" Burstable "$G" '{"guardian.dev/priority":"3"}' nginx "$WEB_CID" 64Mi 1000 shop-high)
+P_LEAK=$(pod batch leaky-0 "$LEAK_UID" BestEffort "$G" '{"guardian.dev/ignore":"true"}' leak "$LEAK_CID")
+P_CACHE=$(pod shop cache-0 "$CACHE_UID" BestEffort "$G" '{}' redis "$CACHE_CID")
+P_TICK=$(pod shop tick-0 "$TICK_UID" BestEffort '{"tier":"other"}' '{}' tick "$TICK_CID")
+podlist "$P_WEB" "$P_LEAK" "$P_CACHE" "$P_SKIP" "$P_SELF" "$P_OOM" "$P_TICK"
+# A pod the table lacks makes guardian ask now rather than at the 60 s
+# refresh (tick-0 itself has no label: not guarded).
+mkpath "$TICK_CG" || bail "mkpath"
+check "a pod labelled since it was first seen (cache-0) is guarded now" wait_for 20000 state_is "$CACHE" running
+check "a pod annotated guardian.dev/ignore since (leaky-0) is forgotten" \
+	wait_for 10000 eval "! '$GUARDCTL' status '$LEAK' >/dev/null 2>&1"
+check "... and the log says why" \
+	file_has "$T/guardian.log" "$LEAK: no longer guarded: its pod's labels or annotations changed"
+"$GUARDCTL" status "$WEB" --json >"$T/web2.json"
+check "web-0's overrides are its annotations as they are now (priority=3, protected gone)" \
+	grep -Eq '"annotations_applied": ?"priority=3"' "$T/web2.json"
+check "tick-0, unlabelled, is not guarded" eval "! '$GUARDCTL' status shop/tick-0/${TICK_CID:0:12} >/dev/null 2>&1"
+
 # --- the kubelet goes away: names from the log directories
 kill "$standin_pid" && wait "$standin_pid" 2>/dev/null
 standin_pid=

@@ -35,11 +35,15 @@ rc=$?
 desc="every manifest is valid against the API schemas, with no unknown key ($rc)"; ok [ "$rc" = 0 ]
 show "$t/valid"
 
+# mutated NAME SED-SCRIPT: the manifests with daemonset.yaml edited by
+# the script, through the check (its output in $t/NAME.out); its status.
+mutated() {
+	mkdir "$t/$1" && cp "${manifests[@]}" "$t/$1/" && sed -i "$2" "$t/$1/daemonset.yaml" || return 99
+	node "$check" validate "$npm_dir" "$t/$1"/*.yaml >"$t/$1.out" 2>&1
+}
+
 # The check must catch what a schema alone lets through.
-mkdir "$t/typo"
-cp "${manifests[@]}" "$t/typo/"
-sed -i 's/^\( *\)hostPID: true/\1hostPid: true/' "$t/typo/daemonset.yaml"
-node "$check" validate "$npm_dir" "$t"/typo/*.yaml >"$t/typo.out" 2>&1
+mutated typo 's/^\( *\)hostPID: true/\1hostPid: true/'
 rc=$?
 desc="hostPid for hostPID fails the check ($rc)"; ok [ "$rc" = 1 ]
 desc="and the check names the key, its line and the right one"
@@ -48,10 +52,7 @@ show "$t/typo.out"
 
 # A scrape that would find nothing: the port guardian listens on is not
 # the container's.
-mkdir "$t/port"
-cp "${manifests[@]}" "$t/port/"
-sed -i 's/^\( *containerPort:\) 9464/\1 9465/' "$t/port/daemonset.yaml"
-node "$check" validate "$npm_dir" "$t"/port/*.yaml >"$t/port.out" 2>&1
+mutated port 's/^\( *containerPort:\) 9464/\1 9465/'
 rc=$?
 desc="a containerPort other than --metrics-listen's fails the check ($rc)"; ok [ "$rc" = 1 ]
 desc="and the check names the argument"

@@ -6,6 +6,7 @@
 
 #include "act.h"
 #include "engine.h"
+#include "history.h"
 #include "log.h"
 #include "pressure.h"
 #include "sysguard.h"
@@ -57,14 +58,8 @@ struct monitor {
 	bool have_last;
 	bool new_run;     /* a watched cgroup was killed: the engine starts afresh */
 	usec_t last_at;   /* when the last decision was carried out (monotonic) */
-	/* The working set, one point per MONITOR_HISTORY_STEP: oldest at
-	 * hist_head once the ring is full. Kept across runs, so a restart
-	 * shows as the drop it is. */
-	struct history_point {
-		usec_t at;
-		uint64_t ws;
-	} hist[MONITOR_HISTORY];
-	size_t hist_n, hist_head;
+	/* Kept across runs, so a restart shows as the drop it is. */
+	struct history hist;
 };
 
 #define svc_name(svc) ((svc)->policy->service)
@@ -259,25 +254,6 @@ const struct monitor_latency *monitor_latency(const struct monitors *ms)
 static int monitor_start(struct monitors *ms, struct service *svc);
 static void monitor_stop(struct monitor *m);
 
-static const struct history_point *history_at(const struct monitor *m, size_t i)
-{
-	return &m->hist[(m->hist_head + i) % MONITOR_HISTORY];
-}
-
-static void history_note(struct monitor *m, const struct engine_sample *s)
-{
-	struct history_point *p;
-
-	if (m->hist_n && s->at - history_at(m, m->hist_n - 1)->at < MONITOR_HISTORY_STEP)
-		return;
-	if (m->hist_n < MONITOR_HISTORY)
-		p = &m->hist[(m->hist_head + m->hist_n++) % MONITOR_HISTORY];
-	else {
-		p = &m->hist[m->hist_head];
-		m->hist_head = (m->hist_head + 1) % MONITOR_HISTORY;
-	}
-	*p = (struct history_point){ .at = s->at, .ws = engine_working_set(s) };
-}
 
 static void on_sample(void *data, const struct engine_sample *s)
 {
@@ -300,7 +276,7 @@ static void on_sample(void *data, const struct engine_sample *s)
 		m->first = *s;
 		m->have_first = true;
 	}
-	history_note(m, s);
+	history_note(&m->hist, s->at, engine_working_set(s));
 	n = engine_feed(&m->eng, s, out, ARRAY_SIZE(out));
 	pressure_set_fast(m->pressure, engine_wants_fast(&m->eng));
 	for (size_t i = 0; i < n && m->running && !m->new_run; i++) {
@@ -637,22 +613,22 @@ static struct json_object *history_json(const struct monitor *m)
 	const struct engine_sample *s = m->running ? engine_last(&m->eng) : NULL;
 	usec_t now = now_monotonic();
 
-	for (size_t i = 0; i < m->hist_n; i++) {
-		const struct history_point *p = history_at(m, i);
+	for (size_t i = 0; i < m->hist.n; i++) {
+		const struct history_point *p = history_at(&m->hist, i);
 		struct json_object *pt = json_object_new_object();
 
 		json_object_object_add(pt, "ago_ms", json_object_new_int64(now > p->at ? (int64_t)((now - p->at) / 1000) : 0));
-		json_object_object_add(pt, "working_set", json_object_new_uint64(p->ws));
+		json_object_object_add(pt, "working_set", json_object_new_uint64(p->working_set));
 		json_object_array_add(pts, pt);
 	}
-	if (s && (!m->hist_n || s->at > history_at(m, m->hist_n - 1)->at)) {
+	if (s && (!m->hist.n || s->at > history_at(&m->hist, m->hist.n - 1)->at)) {
 		struct json_object *pt = json_object_new_object();
 
 		json_object_object_add(pt, "ago_ms", json_object_new_int64(now > s->at ? (int64_t)((now - s->at) / 1000) : 0));
 		json_object_object_add(pt, "working_set", json_object_new_uint64(engine_working_set(s)));
 		json_object_array_add(pts, pt);
 	}
-	json_object_object_add(o, "step_ms", json_object_new_int64(MONITOR_HISTORY_STEP / 1000));
+	json_object_object_add(o, "step_ms", json_object_new_int64(HISTORY_STEP / 1000));
 	json_object_object_add(o, "points", pts);
 	return o;
 }

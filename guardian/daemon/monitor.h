@@ -29,14 +29,8 @@ extern const struct service_hooks monitor_hooks;
 
 /* For `guardctl explain`: live signals, every rule and how close it is,
  * the ladder's step and what would come next, and the working set's
- * recent history ("history": one point per MONITOR_HISTORY_STEP). */
+ * recent history ("history", decide/history.h). */
 struct json_object *monitor_explain(struct monitors *ms, struct service *svc);
-
-/* The working-set history each monitor keeps for `guardctl explain`'s
- * chart: one point per 5 s for the last 10 minutes, a fixed ring of 120
- * points (16 bytes each) inside the monitor, whatever the sampling rate. */
-#define MONITOR_HISTORY_STEP (5 * USEC_PER_SEC)
-#define MONITOR_HISTORY 120
 
 /* For `guardctl status` and `guardctl top`: the engine's growth, time to
  * memory.max and its last decision, added to a service's status object

@@ -6,7 +6,12 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <stdlib.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
 #include "guardctl.h"
+#include "guardctl-view.h"
 
 static struct json_object *get(struct json_object *o, const char *key)
 {
@@ -72,6 +77,40 @@ static void print_pressure(struct json_object *r)
 	printf("sampling:      every %s ms (%s samples)\n", get_str(r, "interval_ms", "-"), get_str(r, "samples", "0"));
 }
 
+static uint64_t limit_of(struct json_object *v)
+{
+	return v && json_object_is_type(v, json_type_int) ? json_object_get_uint64(v) : VIEW_NONE;
+}
+
+/* The working set's last minutes (the daemon keeps ten) against
+ * memory.high and memory.max, as wide as the terminal (80 off one). */
+static void print_chart(struct json_object *r)
+{
+	struct json_object *h = get(r, "history"), *pts = h ? get(h, "points") : NULL;
+	size_t n = pts ? json_object_array_length(pts) : 0;
+	struct chart_point *v = calloc(n ? n : 1, sizeof(*v));
+	struct winsize ws;
+	int width = 80;
+	char step[24];
+
+	if (!h || !v) {
+		free(v);
+		return;
+	}
+	if (isatty(STDOUT_FILENO) && ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col)
+		width = ws.ws_col;
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *p = json_object_array_get_idx(pts, i);
+
+		v[i] = (struct chart_point){ .ago_ms = json_object_get_int64(get(p, "ago_ms")),
+					     .working_set = json_object_get_uint64(get(p, "working_set")) };
+	}
+	view_duration(json_object_get_int64(get(h, "step_ms")), step, sizeof(step));
+	printf("working set, one point per %s:\n", step);
+	chart_print(stdout, v, n, limit_of(get(r, "memory_high")), limit_of(get(r, "memory_max")), width, 10);
+	free(v);
+}
+
 static void print_rule(struct json_object *rule)
 {
 	const char *unit = get_str(rule, "unit", "");
@@ -130,6 +169,7 @@ static void print_explain(struct json_object *r)
 		return;
 	}
 	print_pressure(r);
+	print_chart(r);
 	printf("rules:%s\n", n ? "" : " none");
 	for (size_t i = 0; i < n; i++)
 		print_rule(json_object_array_get_idx(rules, i));

@@ -28,7 +28,11 @@ static void usage(FILE *out)
 		"                            the action log: every action and every kill seen\n"
 		"  explain SERVICE [--json]  the pressure engine: working set, growth, time to\n"
 		"                            memory.max, PSI, each rule and how close it is,\n"
-		"                            the default guard's step and what it would do next\n\n"
+		"                            the default guard's step and what it would do next,\n"
+		"                            and a chart of the working set against its limits\n"
+		"  top [--interval SECONDS]  services and pods, soonest to memory.max first,\n"
+		"                            refreshed every SECONDS (1) until q; one snapshot\n"
+		"                            when stdout is not a terminal\n\n"
 		"Commands that change state run one at a time in the order given and\n"
 		"answer once the service has settled.\n\n"
 		"Options:\n"
@@ -400,6 +404,8 @@ int main(int argc, char **argv)
 		return cmd_log(sock, rest, args);
 	if (strcmp(cmd, "explain") == 0)
 		return cmd_explain(sock, rest, args);
+	if (strcmp(cmd, "top") == 0)
+		return cmd_top(sock, rest, args);
 	fprintf(stderr, "guardctl: unknown command '%s'\nTry 'guardctl --help'.\n", cmd);
 	return 2;
 }

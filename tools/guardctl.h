@@ -13,3 +13,5 @@ const char *get_str(struct json_object *o, const char *key, const char *dflt);
 int cmd_log(const char *socket_path, int argc, char **argv);
 /* guardctl explain SERVICE [--json] */
 int cmd_explain(const char *socket_path, int argc, char **argv);
+/* guardctl top [--interval SECONDS] */
+int cmd_top(const char *socket_path, int argc, char **argv);

@@ -156,6 +156,7 @@ static struct json_object *service_status(const struct service *svc, const struc
 							     ? (int64_t)((now_monotonic() - svc->started_mono) / 1000)
 							     : 0));
 	add_memory(o, svc);
+	monitor_status_json(cfg->monitors, (struct service *)svc, o);
 	json_object_object_add(o, "cgroup_events_watched", json_object_new_boolean(svc->events != NULL));
 	if (svc->watch_error)
 		json_object_object_add(o, "cgroup_events_error", json_object_new_string(strerror(svc->watch_error)));

@@ -6,6 +6,7 @@
 
 #include "act.h"
 #include "engine.h"
+#include "history.h"
 #include "log.h"
 #include "pressure.h"
 #include "sysguard.h"
@@ -56,6 +57,9 @@ struct monitor {
 	struct engine_decision last;
 	bool have_last;
 	bool new_run;     /* a watched cgroup was killed: the engine starts afresh */
+	usec_t last_at;   /* when the last decision was carried out (monotonic) */
+	/* Kept across runs, so a restart shows as the drop it is. */
+	struct history hist;
 };
 
 #define svc_name(svc) ((svc)->policy->service)
@@ -189,6 +193,7 @@ static void carry_out(struct monitor *m, const struct engine_decision *d, const 
 
 	m->last = *d;
 	m->have_last = true;
+	m->last_at = now_monotonic();
 	if (d->verdict != VERDICT_ACT) {
 		record_decision(m, d, 0, NULL);
 		return;
@@ -249,6 +254,7 @@ const struct monitor_latency *monitor_latency(const struct monitors *ms)
 static int monitor_start(struct monitors *ms, struct service *svc);
 static void monitor_stop(struct monitor *m);
 
+
 static void on_sample(void *data, const struct engine_sample *s)
 {
 	struct monitor *m = data;
@@ -270,6 +276,7 @@ static void on_sample(void *data, const struct engine_sample *s)
 		m->first = *s;
 		m->have_first = true;
 	}
+	history_note(&m->hist, s->at, engine_working_set(s));
 	n = engine_feed(&m->eng, s, out, ARRAY_SIZE(out));
 	pressure_set_fast(m->pressure, engine_wants_fast(&m->eng));
 	for (size_t i = 0; i < n && m->running && !m->new_run; i++) {
@@ -598,6 +605,56 @@ static void add_pressure(struct json_object *o, struct monitor *m)
 	json_object_object_add(o, "memory_events_since_start", ev);
 }
 
+/* Oldest first, each point's age from now; the last sample is the final
+ * point when it is newer than the ring's last. */
+static struct json_object *history_json(const struct monitor *m)
+{
+	struct json_object *o = json_object_new_object(), *pts = json_object_new_array();
+	const struct engine_sample *s = m->running ? engine_last(&m->eng) : NULL;
+	usec_t now = now_monotonic();
+
+	for (size_t i = 0; i < m->hist.n; i++) {
+		const struct history_point *p = history_at(&m->hist, i);
+		struct json_object *pt = json_object_new_object();
+
+		json_object_object_add(pt, "ago_ms", json_object_new_int64(now > p->at ? (int64_t)((now - p->at) / 1000) : 0));
+		json_object_object_add(pt, "working_set", json_object_new_uint64(p->working_set));
+		json_object_array_add(pts, pt);
+	}
+	if (s && (!m->hist.n || s->at > history_at(&m->hist, m->hist.n - 1)->at)) {
+		struct json_object *pt = json_object_new_object();
+
+		json_object_object_add(pt, "ago_ms", json_object_new_int64(now > s->at ? (int64_t)((now - s->at) / 1000) : 0));
+		json_object_object_add(pt, "working_set", json_object_new_uint64(engine_working_set(s)));
+		json_object_array_add(pts, pt);
+	}
+	json_object_object_add(o, "step_ms", json_object_new_int64(HISTORY_STEP / 1000));
+	json_object_object_add(o, "points", pts);
+	return o;
+}
+
+void monitor_status_json(struct monitors *ms, struct service *svc, struct json_object *o)
+{
+	struct monitor *m = ms ? monitor_find(ms, svc) : NULL;
+	const struct engine_sample *s = m && m->running ? engine_last(&m->eng) : NULL;
+	struct json_object *last = NULL;
+	double g;
+	usec_t ttm, now = now_monotonic();
+
+	json_object_object_add(o, "growth_bps", s && engine_growth(&m->eng, &g) == 0 ? json_object_new_int64((int64_t)g) : NULL);
+	json_object_object_add(o, "time_to_max_ms", s && engine_time_to_max(&m->eng, &ttm) == 0
+							    ? json_object_new_int64((int64_t)(ttm / 1000)) : NULL);
+	if (m && m->have_last) {
+		last = json_object_new_object();
+		json_object_object_add(last, "action", json_object_new_string(action_kind_to_string(m->last.action)));
+		json_object_object_add(last, "verdict", json_object_new_string(engine_verdict_to_string(m->last.verdict)));
+		json_object_object_add(last, "undo", json_object_new_boolean(m->last.undo));
+		json_object_object_add(last, "rule", json_object_new_string(m->last.source));
+		json_object_object_add(last, "ago_ms", json_object_new_int64(now > m->last_at ? (int64_t)((now - m->last_at) / 1000) : 0));
+	}
+	json_object_object_add(o, "last_action", last);
+}
+
 struct json_object *monitor_explain(struct monitors *ms, struct service *svc)
 {
 	struct json_object *o = json_object_new_object(), *rules = json_object_new_array();
@@ -615,6 +672,7 @@ struct json_object *monitor_explain(struct monitors *ms, struct service *svc)
 		return o;
 	}
 	add_pressure(o, m);
+	json_object_object_add(o, "history", history_json(m));
 	for (size_t i = 0; i < m->eng.p->n_rules; i++)
 		json_object_array_add(rules, rule_json(&m->eng, i));
 	json_object_object_add(o, "rules", rules);

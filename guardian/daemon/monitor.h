@@ -28,8 +28,14 @@ void monitors_free(struct monitors *ms);
 extern const struct service_hooks monitor_hooks;
 
 /* For `guardctl explain`: live signals, every rule and how close it is,
- * the ladder's step and what would come next. */
+ * the ladder's step and what would come next, and the working set's
+ * recent history ("history", decide/history.h). */
 struct json_object *monitor_explain(struct monitors *ms, struct service *svc);
+
+/* For `guardctl status` and `guardctl top`: the engine's growth, time to
+ * memory.max and its last decision, added to a service's status object
+ * (null when not known). */
+void monitor_status_json(struct monitors *ms, struct service *svc, struct json_object *o);
 
 /* For the system-wide guard (data is the monitors): the working set's
  * growth in bytes/s. -ENODATA when not known (not running, too few

@@ -83,6 +83,7 @@ expect "$guardctl" '' -- "${commands[@]}"
 expect "$guardctl" --socket "$t/sock" '' -- "${commands[@]}"
 expect "$guardctl" - -- "${globals[@]}"
 expect "$guardctl" re -- reload restart
+expect "$guardctl" t -- top
 for c in "${commands[@]}"; do
 	[ "$c" = check ] && continue # check takes files
 	# The command's options as its line in --help gives them.
@@ -96,6 +97,9 @@ expect "$guardctl" --socket "$t/sock" explain w -- web worker
 expect "$guardctl" --socket "$t/sock" log --json sys -- system.slice/nginx.service
 expect "$guardctl" --socket "$t/sock" stop web '' --
 expect "$guardctl" --socket "$t/sock" reload '' --
+# top takes no SERVICE, and --interval a number, not a file.
+expect "$guardctl" --socket "$t/sock" top '' --
+expect "$guardctl" --socket "$t/sock" top --interval '' --
 got=$(GUARDIAN_SOCKET=$t/sock complete_words "$guardctl" restart '' | xargs)
 desc="GUARDIAN_SOCKET names the daemon without --socket"
 ok [ "$got" = "$(printf '%s\n' "${services[@]}" | LC_ALL=C sort | xargs)" ]
@@ -143,6 +147,8 @@ if command -v zsh >/dev/null; then
 	zexpect "$guardctl --socket $t/sock log --json w" web worker
 	zexpect "$guardctl --socket $t/none start "
 	zexpect "$guardctl check $t/policies/we" web.yaml
+	zexpect "$guardctl t" top
+	zexpect "$guardctl top -" --interval
 else
 	desc="zsh is installed (tools/install-deps)"; ok false
 fi

@@ -26,7 +26,7 @@ _guardctl()
 		cword=$COMP_CWORD
 	fi
 
-	local commands="check status start stop restart reload log explain"
+	local commands="check status start stop restart reload log explain top"
 	local i command= socket=()
 	for ((i = 1; i < cword; i++)); do
 		case ${words[i]} in
@@ -38,6 +38,7 @@ _guardctl()
 
 	COMPREPLY=()
 	case $prev in
+	--interval) return ;; # a number of seconds
 	--socket|--file)
 		compopt -o filenames 2>/dev/null
 		COMPREPLY=($(compgen -f -- "$cur"))
@@ -63,6 +64,7 @@ _guardctl()
 	start|stop|restart) service=1 ;;
 	log) options="--json --follow --file"; service=1 ;;
 	explain) options="--json"; service=1 ;;
+	top) options="--interval" ;;
 	reload) ;;
 	esac
 	# One SERVICE per command: none once it is given.

@@ -46,13 +46,8 @@ restarts() {
 	return 1
 }
 
-# proc_status PID: ST_KB[KEY], the values of /proc/PID/status (VmRSS ...).
-declare -A ST_KB
-proc_status() {
-	local k v rest
-	ST_KB=()
-	while read -r k v rest; do ST_KB[${k%:}]=$v; done <"/proc/$1/status"
-}
+# proc_kb PID KEY: a value of /proc/PID/status (VmRSS, VmHWM), or "?".
+proc_kb() { awk -v k="$2:" '$1 == k { v = $2 } END { print v == "" ? "?" : v }' "/proc/$1/status"; }
 fd_n() { local a=(/proc/"$1"/fd/*); echo "${#a[@]}"; }
 cpu_s() {
 	local st f
@@ -68,9 +63,8 @@ log_mib() { awk -v b="$(stat -c %s "$LOG" 2>/dev/null || echo 0)" 'BEGIN { print
 RSS_ROWS=() FD_ROWS=() N_ROWS=()
 row() {
 	local rss fds
-	proc_status "$GUARDIAN_PID"
-	rss=${ST_KB[VmRSS]:-?} fds=$(fd_n "$GUARDIAN_PID")
-	printf '%9s %9s %9s %5s %7s %7s %8s\n' "$1" "$rss" "${ST_KB[VmHWM]:-?}" "$fds" \
+	rss=$(proc_kb "$GUARDIAN_PID" VmRSS) fds=$(fd_n "$GUARDIAN_PID")
+	printf '%9s %9s %9s %5s %7s %7s %8s\n' "$1" "$rss" "$(proc_kb "$GUARDIAN_PID" VmHWM)" "$fds" \
 		"$(cpu_s "$GUARDIAN_PID")" "$2" "$(log_mib)"
 	RSS_ROWS+=("$rss") FD_ROWS+=("$fds") N_ROWS+=("$1")
 }

@@ -9,6 +9,10 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
+/* CODE_FILE/CODE_LINE would name this file, not the code that logged. */
+#define SD_JOURNAL_SUPPRESS_LOCATION
+#include <systemd/sd-journal.h>
 
 #include "log.h"
 
@@ -26,6 +30,14 @@
 struct pending {
 	char *line; /* with its newline; malloc'd and freed by the loop */
 	size_t len;
+	/* The journal entry, formatted on the loop too (NULL: none). */
+	struct actionlog_journal_entry *journal;
+};
+
+struct actionlog_journal_entry {
+	size_t n;
+	struct iovec *iov;
+	char **fields;
 };
 
 /* What one batch found, handed back to the loop under the lock. */
@@ -34,6 +46,7 @@ struct batch {
 	void *sync_data;
 	uint64_t lost;
 	int write_err, sync_err;
+	int journal_err; /* the last entry journald refused */
 	int rotated; /* 0: not tried; 1: rotated; else the last failure's -errno */
 };
 
@@ -69,8 +82,10 @@ struct actionlog {
 	int rotate_err;           /* the writer's last rotation: 0, or why it failed */
 	int write_err, sync_err;  /* the first since the loop last looked */
 	int flush_err;            /* the first since the last flush */
+	int journal_err;          /* the last the journal refused, since the loop looked */
 
 	_Atomic uint64_t lost; /* records that could not be written */
+	_Atomic uint64_t journal_lost; /* entries journald did not take */
 
 	/* The loop's own. */
 	actionlog_observer_fn observer;
@@ -79,6 +94,8 @@ struct actionlog {
 	size_t held;         /* bytes of lines not yet freed */
 	bool said_rotate;    /* "cannot rotate" said; said again when it works */
 	bool said_full;      /* "queue full" said for this stall */
+	bool journal;        /* records are journal entries too */
+	bool said_journal;   /* "the journal does not take records" said (once) */
 };
 
 const char *actionlog_path(const struct actionlog *a) { return a->path; }
@@ -199,8 +216,22 @@ static void *writer_main(void *arg)
 			continue;
 		}
 		pthread_mutex_unlock(&a->lock);
-		for (uint64_t i = from; i < to; i++)
-			write_one(a, &a->q[i % QUEUE_MAX], &b);
+		for (uint64_t i = from; i < to; i++) {
+			const struct pending *p = &a->q[i % QUEUE_MAX];
+
+			write_one(a, p, &b);
+			/* After the file: the record is kept even when journald
+			 * is stuck. A full journal socket makes this thread wait,
+			 * never the loop. */
+			if (p->journal) {
+				int r = sd_journal_sendv(p->journal->iov, (int)p->journal->n);
+
+				if (r < 0) {
+					b.journal_err = r;
+					atomic_fetch_add_explicit(&a->journal_lost, 1, memory_order_relaxed);
+				}
+			}
+		}
 		sync_now(a, &b);
 		pthread_mutex_lock(&a->lock);
 		a->head = to;
@@ -208,6 +239,8 @@ static void *writer_main(void *arg)
 		first_err(&a->write_err, b.write_err);
 		first_err(&a->sync_err, b.sync_err);
 		first_err(&a->flush_err, b.write_err ?: b.sync_err);
+		if (b.journal_err)
+			a->journal_err = b.journal_err;
 		if (b.rotated)
 			a->rotate_err = b.rotated < 0 ? b.rotated : 0;
 		pthread_cond_broadcast(&a->idle);
@@ -221,7 +254,7 @@ static void *writer_main(void *arg)
 /* Frees the lines the writer is done with and logs what it ran into. */
 static void collect(struct actionlog *a)
 {
-	int write_err, sync_err, rotate_err;
+	int write_err, sync_err, rotate_err, journal_err;
 	uint64_t head;
 
 	pthread_mutex_lock(&a->lock);
@@ -229,15 +262,22 @@ static void collect(struct actionlog *a)
 	write_err = a->write_err;
 	sync_err = a->sync_err;
 	rotate_err = a->rotate_err;
-	a->write_err = a->sync_err = 0;
+	journal_err = a->journal_err;
+	a->write_err = a->sync_err = a->journal_err = 0;
 	pthread_mutex_unlock(&a->lock);
 	for (; a->freed < head; a->freed++) {
 		struct pending *p = &a->q[a->freed % QUEUE_MAX];
 
 		a->held -= p->len;
 		free(p->line);
+		actionlog_journal_entry_free(p->journal);
 		*p = (struct pending){ 0 };
 	}
+	if (journal_err && !a->said_journal)
+		log_warning_errno(journal_err, "the journal does not take action-log records (%llu lost there); "
+				  "%s still has them", (unsigned long long)atomic_load(&a->journal_lost), a->path);
+	if (journal_err)
+		a->said_journal = true;
 	if (write_err)
 		log_warning_errno(write_err, "%s: cannot write a record; %llu lost so far", a->path,
 				  (unsigned long long)actionlog_lost(a));
@@ -328,8 +368,10 @@ void actionlog_close(struct actionlog *a)
 		pthread_join(a->writer, NULL);
 		collect(a);
 	}
-	for (uint64_t i = a->freed; i < a->tail; i++)
+	for (uint64_t i = a->freed; i < a->tail; i++) {
 		free(a->q[i % QUEUE_MAX].line);
+		actionlog_journal_entry_free(a->q[i % QUEUE_MAX].journal);
+	}
 	if (a->fd >= 0)
 		close(a->fd);
 	pthread_cond_destroy(&a->idle);
@@ -427,6 +469,7 @@ static bool queue_has_room(struct actionlog *a, size_t len)
 
 int actionlog_write(struct actionlog *a, struct json_object *rec)
 {
+	struct actionlog_journal_entry *journal = NULL;
 	struct pending *p;
 	const char *line;
 	char *buf = NULL;
@@ -443,19 +486,25 @@ int actionlog_write(struct actionlog *a, struct json_object *rec)
 	 * ever seeing half a record followed by another. */
 	line = json_object_to_json_string_ext(rec, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
 	n = line ? asprintf(&buf, "%s\n", line) : -1;
-	json_object_put(rec);
 	if (n < 0) {
+		json_object_put(rec);
 		count_lost(a, 1);
 		return -ENOMEM;
 	}
 	collect(a);
 	if (!queue_has_room(a, (size_t)n)) {
 		free(buf);
+		json_object_put(rec);
 		count_lost(a, 1);
 		return -ENOBUFS;
 	}
+	/* An entry that cannot be formatted (no memory) leaves the record
+	 * to the file alone. */
+	if (a->journal && !(journal = actionlog_journal_entry(rec)))
+		atomic_fetch_add_explicit(&a->journal_lost, 1, memory_order_relaxed);
+	json_object_put(rec);
 	p = &a->q[a->tail % QUEUE_MAX];
-	*p = (struct pending){ .line = buf, .len = (size_t)n };
+	*p = (struct pending){ .line = buf, .len = (size_t)n, .journal = journal };
 	a->held += (size_t)n;
 	pthread_mutex_lock(&a->lock);
 	a->tail++;
@@ -468,4 +517,173 @@ void actionlog_set_observer(struct actionlog *a, actionlog_observer_fn fn, void 
 {
 	a->observer = fn;
 	a->observer_data = data;
+}
+
+void actionlog_set_journal(struct actionlog *a, bool on)
+{
+	a->journal = on;
+}
+
+uint64_t actionlog_journal_lost(const struct actionlog *a)
+{
+	return a ? atomic_load_explicit(&a->journal_lost, memory_order_relaxed) : 0;
+}
+
+/* ---- journal entries ---- */
+
+/* docs/JOURNAL.md lists these; never change one, journalctl queries and
+ * catalogs depend on them. */
+static const struct {
+	const char *action, *id;
+	int priority;
+} journal_kinds[] = {
+	{ "kill", ACTIONLOG_MID_KILL, LOG_LVL_WARN },
+	{ "restart", ACTIONLOG_MID_RESTART, LOG_LVL_WARN },
+	{ "oom-kill", ACTIONLOG_MID_OOM_KILL, LOG_LVL_WARN },
+	{ "signal", ACTIONLOG_MID_SIGNAL, LOG_LVL_WARN },
+	{ "give-up", ACTIONLOG_MID_GIVE_UP, LOG_LVL_ERR },
+	{ "throttle", ACTIONLOG_MID_THROTTLE, LOG_LVL_NOTICE },
+};
+
+static const char *rec_string(struct json_object *rec, const char *key)
+{
+	struct json_object *v;
+
+	if (!json_object_object_get_ex(rec, key, &v) || !json_object_is_type(v, json_type_string))
+		return NULL;
+	return json_object_get_string(v);
+}
+
+/* A decision recorded but not carried out (dry run, rate-limited,
+ * protected, a system-guard decision that waits) and a follow-up are
+ * not the kind they name: `journalctl MESSAGE_ID=<kill>` lists kills. */
+static bool rec_acted(struct json_object *rec)
+{
+	const char *verdict = rec_string(rec, "verdict"), *decision = rec_string(rec, "decision");
+
+	if (verdict && strcmp(verdict, "act") != 0)
+		return false;
+	return !decision || strcmp(decision, "act") == 0 || strcmp(decision, "escalate") == 0;
+}
+
+/* "working_set" -> "GUARDIAN_WORKING_SET": journal field names are
+ * upper-case letters, digits and underscores, at most 64 bytes. */
+static void field_name(const char *key, char *out, size_t size)
+{
+	size_t n = (size_t)snprintf(out, size, "GUARDIAN_");
+
+	for (const char *k = key; *k && n + 1 < size && n < 64; k++) {
+		char c = *k;
+
+		if (c >= 'a' && c <= 'z')
+			c = (char)(c - 'a' + 'A');
+		else if (!((c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')))
+			c = '_';
+		out[n++] = c;
+	}
+	out[n] = '\0';
+}
+
+void actionlog_journal_entry_free(struct actionlog_journal_entry *e)
+{
+	if (!e)
+		return;
+	for (size_t i = 0; i < e->n; i++)
+		free(e->fields[i]);
+	free(e->fields);
+	free(e->iov);
+	free(e);
+}
+
+static int entry_add(struct actionlog_journal_entry *e, size_t cap, char *field)
+{
+	if (!field)
+		return -ENOMEM;
+	if (e->n >= cap) {
+		free(field);
+		return -ENOMEM;
+	}
+	e->fields[e->n] = field;
+	e->iov[e->n] = (struct iovec){ field, strlen(field) };
+	e->n++;
+	return 0;
+}
+
+static char *fmt_field(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static char *fmt_field(const char *fmt, ...)
+{
+	va_list ap;
+	char *s;
+	int r;
+
+	va_start(ap, fmt);
+	r = vasprintf(&s, fmt, ap);
+	va_end(ap);
+	return r < 0 ? NULL : s;
+}
+
+struct actionlog_journal_entry *actionlog_journal_entry(struct json_object *rec)
+{
+	const char *action = rec_string(rec, "action") ?: "?";
+	const char *service = rec_string(rec, "service"), *reason = rec_string(rec, "reason");
+	const char *id = ACTIONLOG_MID_OTHER;
+	int prio = LOG_LVL_NOTICE, r = 0;
+	struct actionlog_journal_entry *e;
+	size_t cap = (size_t)json_object_object_length(rec) + 4;
+
+	if (!rec_acted(rec) || strcmp(action, "follow-up") == 0)
+		prio = LOG_LVL_INFO;
+	else
+		for (size_t i = 0; i < ARRAY_SIZE(journal_kinds); i++)
+			if (strcmp(action, journal_kinds[i].action) == 0) {
+				id = journal_kinds[i].id;
+				prio = journal_kinds[i].priority;
+				break;
+			}
+	e = calloc(1, sizeof(*e));
+	if (!e)
+		return NULL;
+	e->fields = calloc(cap, sizeof(*e->fields));
+	e->iov = calloc(cap, sizeof(*e->iov));
+	if (!e->fields || !e->iov) {
+		actionlog_journal_entry_free(e);
+		return NULL;
+	}
+	r = entry_add(e, cap, fmt_field("MESSAGE=%s: %s%s%s", service ?: "(no service)", action,
+					reason && *reason ? ": " : "", reason ?: ""));
+	if (r == 0)
+		r = entry_add(e, cap, fmt_field("MESSAGE_ID=%s", id));
+	if (r == 0)
+		r = entry_add(e, cap, fmt_field("PRIORITY=%d", prio));
+	if (r == 0)
+		r = entry_add(e, cap, strdup("SYSLOG_IDENTIFIER=guardian"));
+	/* Every key but the time (the entry has its own) is a field; a
+	 * string as it is, anything else (numbers, lists, objects) as its
+	 * JSON text; null keys are left out. */
+	json_object_object_foreach(rec, k, v) {
+		char name[80];
+
+		if (r < 0)
+			break;
+		if (!v || strcmp(k, "time") == 0)
+			continue;
+		field_name(k, name, sizeof(name));
+		if (json_object_is_type(v, json_type_string))
+			r = entry_add(e, cap, fmt_field("%s=%s", name, json_object_get_string(v)));
+		else
+			r = entry_add(e, cap, fmt_field("%s=%s", name,
+							json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN |
+											  JSON_C_TO_STRING_NOSLASHESCAPE)));
+	}
+	if (r < 0) {
+		actionlog_journal_entry_free(e);
+		return NULL;
+	}
+	return e;
+}
+
+size_t actionlog_journal_entry_fields(const struct actionlog_journal_entry *e, const struct iovec **iov)
+{
+	*iov = e->iov;
+	return e->n;
 }

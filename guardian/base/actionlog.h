@@ -5,8 +5,10 @@
 #pragma once
 
 #include <json-c/json.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 
 #include "util.h"
 
@@ -54,3 +56,30 @@ void actionlog_set_observer(struct actionlog *a, actionlog_observer_fn fn, void 
  * negative errno. NULL restores fdatasync. */
 typedef int (*actionlog_sync_fn)(int fd, void *data);
 void actionlog_set_sync(struct actionlog *a, actionlog_sync_fn sync, void *data);
+
+/* Journal entries (docs/JOURNAL.md): with it on, the writer thread also
+ * sends every record to the journal through the native protocol, after
+ * writing it to the file. The entry is formatted on the loop when the
+ * record is queued. */
+void actionlog_set_journal(struct actionlog *a, bool on);
+/* Entries the journal did not take (or that could not be formatted). */
+uint64_t actionlog_journal_lost(const struct actionlog *a);
+
+/* The MESSAGE_ID of each kind of record that was carried out; a record of
+ * any other action, or one not carried out (a dry run, rate-limited,
+ * protected, a follow-up), has ACTIONLOG_MID_OTHER. */
+#define ACTIONLOG_MID_KILL "d14e7359f5b447f787429fecea867c7a"
+#define ACTIONLOG_MID_RESTART "2c2899360cd942e287a7fbaf5f657083"
+#define ACTIONLOG_MID_OOM_KILL "d2d5aa9ce2854b38b4df41e2595031b9"
+#define ACTIONLOG_MID_SIGNAL "986c4fa698d74504a0d3eb736c044d8a"
+#define ACTIONLOG_MID_GIVE_UP "e1d4ad024e6e40ad88a4d2cb504074d5"
+#define ACTIONLOG_MID_THROTTLE "cc7f7c17885e4f24803283fa80918220"
+#define ACTIONLOG_MID_OTHER "4b78a274503b49b183d472d255a32d94"
+
+/* One record's journal entry: MESSAGE, MESSAGE_ID, PRIORITY,
+ * SYSLOG_IDENTIFIER=guardian and GUARDIAN_<KEY> for each of its keys but
+ * the time (a string as it is, anything else as JSON). NULL: no memory. */
+struct actionlog_journal_entry;
+struct actionlog_journal_entry *actionlog_journal_entry(struct json_object *rec);
+size_t actionlog_journal_entry_fields(const struct actionlog_journal_entry *e, const struct iovec **iov);
+void actionlog_journal_entry_free(struct actionlog_journal_entry *e);

@@ -3,10 +3,21 @@
 #pragma once
 
 #include <stdarg.h>
+#include <stdbool.h>
 
 enum log_level { LOG_LVL_ERR = 3, LOG_LVL_WARN = 4, LOG_LVL_NOTICE = 5, LOG_LVL_INFO = 6, LOG_LVL_DEBUG = 7 };
 
 void log_setup(const char *ident, enum log_level max, int journal_prefix);
+/* Whether stderr is the journal stream systemd connected (JOURNAL_STREAM
+ * names stderr's st_dev:st_ino). */
+bool log_stderr_is_journal(void);
+/* Whether journald's native socket is there: sd_journal_sendv reports
+ * success when it is not, so this is asked once, at start. */
+#define LOG_JOURNAL_SOCKET "/run/systemd/journal/socket"
+bool log_journal_available(void);
+/* Lines go to the journal as native entries with PRIORITY (falling back
+ * to stderr when journald does not take them). */
+void log_set_journal(bool on);
 void log_emit(enum log_level lvl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Logs and returns -abs(err) so callers can `return log_errno(r, ...)`. */
 int log_errno_emit(enum log_level lvl, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

@@ -40,6 +40,8 @@ struct options {
 	bool check_host_only;
 	struct kubelet_config kubelet; /* url NULL: no kubelet client */
 	const char *metrics_listen;    /* NULL: no /metrics */
+	const char *log_target;        /* auto, journal or stderr */
+	bool journal;                  /* what log_target came to */
 	struct sockaddr_storage metrics_addr;
 	socklen_t metrics_addr_len;
 };
@@ -68,6 +70,8 @@ static void usage(FILE *out)
 		"  --kubelet-insecure-tls  do not check the kubelet's serving certificate\n"
 		"  --metrics-listen ADDR:PORT  serve Prometheus /metrics there (127.0.0.1:9464, [::1]:9464)\n"
 		"  --check-host          only check for a usable cgroup v2 memory controller\n"
+		"  --log-target auto|journal|stderr  log lines and action-log records to the journal\n"
+		"                        too (auto: when stderr is the journal stream); default auto\n"
 		"  --verbose             debug logging\n"
 		"  --version             print the version\n"
 		"  --help                this text\n");
@@ -75,7 +79,8 @@ static void usage(FILE *out)
 
 enum { OPT_POLICIES = 256, OPT_STATE, OPT_RUNTIME, OPT_CGROOT, OPT_CGPARENT, OPT_PROC, OPT_ADMIN,
        OPT_DRY, OPT_NOBPF, OPT_MINAVAIL, OPT_NOSYSGUARD, OPT_VERBOSE, OPT_CHECK_HOST, OPT_VERSION, OPT_HELP,
-       OPT_KUBELET, OPT_KUBELET_TOKEN, OPT_KUBELET_CA, OPT_KUBELET_INSECURE, OPT_METRICS };
+       OPT_KUBELET, OPT_KUBELET_TOKEN, OPT_KUBELET_CA, OPT_KUBELET_INSECURE, OPT_METRICS,
+       OPT_LOG_TARGET };
 
 #define SA_DIR "/var/run/secrets/kubernetes.io/serviceaccount"
 
@@ -129,6 +134,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{ "kubelet-ca", required_argument, NULL, OPT_KUBELET_CA },
 		{ "kubelet-insecure-tls", no_argument, NULL, OPT_KUBELET_INSECURE },
 		{ "metrics-listen", required_argument, NULL, OPT_METRICS },
+		{ "log-target", required_argument, NULL, OPT_LOG_TARGET },
 		{ "help", no_argument, NULL, OPT_HELP },
 		{},
 	};
@@ -140,6 +146,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 		.runtime_dir = "/run/guardian",
 		.cgroup_root = CGFS_DEFAULT_ROOT,
 		.proc_root = "/proc",
+		.log_target = "auto",
 	};
 	(void)sysguard_parse_threshold(SYSGUARD_MIN_AVAILABLE_DEFAULT, &o->min_available);
 	opterr = 0;
@@ -180,6 +187,15 @@ static int parse_args(int argc, char **argv, struct options *o)
 				return -EINVAL;
 			}
 			o->metrics_listen = optarg;
+			break;
+		case OPT_LOG_TARGET:
+			if (strcmp(optarg, "auto") != 0 && strcmp(optarg, "journal") != 0 &&
+			    strcmp(optarg, "stderr") != 0) {
+				fprintf(stderr, "guardian: --log-target '%s': expected auto, journal or stderr\n",
+					optarg);
+				return -EINVAL;
+			}
+			o->log_target = optarg;
 			break;
 		case OPT_VERBOSE: o->verbose = true; break;
 		case OPT_CHECK_HOST: o->check_host_only = true; break;
@@ -540,6 +556,7 @@ static int daemon_setup(struct daemon *d, struct policy **policies, size_t n)
 	r = actionlog_open(d->opt.state_dir, 10 << 20, 5, &d->actions);
 	if (r < 0)
 		return log_error_errno(r, "cannot open the action log in %s", d->opt.state_dir);
+	actionlog_set_journal(d->actions, d->opt.journal);
 	r = loop_new(&d->loop);
 	if (r < 0)
 		return r;
@@ -636,7 +653,18 @@ int main(int argc, char **argv)
 	r = parse_args(argc, argv, &d.opt);
 	if (r != 0)
 		return r > 0 ? 0 : 2;
-	log_setup("guardian", d.opt.verbose ? LOG_LVL_DEBUG : LOG_LVL_INFO, getenv("JOURNAL_STREAM") != NULL);
+	d.opt.journal = strcmp(d.opt.log_target, "journal") == 0 ||
+		  (strcmp(d.opt.log_target, "auto") == 0 && log_stderr_is_journal());
+	/* In the journal, lines are native entries with their PRIORITY; where
+	 * journald refuses one it goes to stderr, with the "<N>" prefix when
+	 * stderr is the journal stream. */
+	log_setup("guardian", d.opt.verbose ? LOG_LVL_DEBUG : LOG_LVL_INFO, log_stderr_is_journal());
+	if (d.opt.journal && !log_journal_available()) {
+		log_warning("--log-target %s: no journald at %s; logging to stderr, records to the file only",
+			    d.opt.log_target, LOG_JOURNAL_SOCKET);
+		d.opt.journal = false;
+	}
+	log_set_journal(d.opt.journal);
 	if (check_host(&d.opt) < 0)
 		return 1;
 	if (d.opt.check_host_only) {

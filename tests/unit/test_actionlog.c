@@ -421,6 +421,98 @@ static void a_full_queue_loses_and_counts_records_instead_of_waiting(void **stat
 	assert_int_equal(count_lines(path), 1 + queued + 1);
 }
 
+/* The journal entry of a record: what `journalctl MESSAGE_ID=...
+ * GUARDIAN_SERVICE=...` users query. */
+static const char *entry_field(const struct actionlog_journal_entry *e, const char *name)
+{
+	const struct iovec *iov;
+	size_t n = actionlog_journal_entry_fields(e, &iov), len = strlen(name);
+	const char *found = NULL;
+
+	for (size_t i = 0; i < n; i++) {
+		const char *f = iov[i].iov_base;
+
+		if (iov[i].iov_len > len && strncmp(f, name, len) == 0 && f[len] == '=') {
+			assert_null(found); /* every field once */
+			found = f + len + 1;
+		}
+	}
+	return found;
+}
+
+static void a_record_is_a_journal_entry_with_its_kind_and_figures(void **state)
+{
+	struct json_object *rec = actionlog_record("web", "/guardian/web.service", "engine", "restart",
+						   "working set 900M above 800M");
+	struct actionlog_journal_entry *e;
+	pid_t pids[] = { 41, 42 };
+
+	json_object_object_add(rec, "rule", json_object_new_string("leak"));
+	json_object_object_add(rec, "working_set", json_object_new_uint64(943718400));
+	json_object_object_add(rec, "verdict", json_object_new_string("act"));
+	json_object_object_add(rec, "step", NULL);
+	actionlog_add_pids(rec, pids, 2);
+	e = actionlog_journal_entry(rec);
+	assert_non_null(e);
+	assert_string_equal(entry_field(e, "MESSAGE_ID"), ACTIONLOG_MID_RESTART);
+	assert_string_equal(entry_field(e, "PRIORITY"), "4");
+	assert_string_equal(entry_field(e, "SYSLOG_IDENTIFIER"), "guardian");
+	assert_string_equal(entry_field(e, "MESSAGE"), "web: restart: working set 900M above 800M");
+	assert_string_equal(entry_field(e, "GUARDIAN_SERVICE"), "web");
+	assert_string_equal(entry_field(e, "GUARDIAN_CGROUP"), "/guardian/web.service");
+	assert_string_equal(entry_field(e, "GUARDIAN_SOURCE"), "engine");
+	assert_string_equal(entry_field(e, "GUARDIAN_ACTION"), "restart");
+	assert_string_equal(entry_field(e, "GUARDIAN_RULE"), "leak");
+	assert_string_equal(entry_field(e, "GUARDIAN_WORKING_SET"), "943718400");
+	assert_string_equal(entry_field(e, "GUARDIAN_PIDS"), "[41,42]");
+	assert_null(entry_field(e, "GUARDIAN_STEP")); /* null: left out */
+	assert_null(entry_field(e, "GUARDIAN_TIME")); /* the entry has its own */
+	actionlog_journal_entry_free(e);
+	json_object_put(rec);
+}
+
+static void each_kind_has_its_id_and_one_not_carried_out_has_the_other(void **state)
+{
+	static const struct {
+		const char *action, *verdict, *id, *prio;
+	} cases[] = {
+		{ "kill", NULL, ACTIONLOG_MID_KILL, "4" },
+		{ "oom-kill", NULL, ACTIONLOG_MID_OOM_KILL, "4" },
+		{ "signal", NULL, ACTIONLOG_MID_SIGNAL, "4" },
+		{ "give-up", NULL, ACTIONLOG_MID_GIVE_UP, "3" },
+		{ "throttle", "act", ACTIONLOG_MID_THROTTLE, "5" },
+		{ "stop", NULL, ACTIONLOG_MID_OTHER, "5" },
+		{ "kill", "dry-run", ACTIONLOG_MID_OTHER, "6" },
+		{ "restart", "rate-limited", ACTIONLOG_MID_OTHER, "6" },
+		{ "follow-up", NULL, ACTIONLOG_MID_OTHER, "6" },
+	};
+	const char *ids[] = { ACTIONLOG_MID_KILL, ACTIONLOG_MID_RESTART, ACTIONLOG_MID_OOM_KILL,
+			      ACTIONLOG_MID_SIGNAL, ACTIONLOG_MID_GIVE_UP, ACTIONLOG_MID_THROTTLE,
+			      ACTIONLOG_MID_OTHER };
+
+	for (size_t i = 0; i < ARRAY_SIZE(ids); i++) {
+		assert_int_equal(strlen(ids[i]), 32);
+		for (size_t j = 0; j < i; j++)
+			assert_string_not_equal(ids[i], ids[j]);
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		struct json_object *rec = actionlog_record(NULL, NULL, "guardian", cases[i].action, NULL);
+		struct actionlog_journal_entry *e;
+		char msg[64];
+
+		if (cases[i].verdict)
+			json_object_object_add(rec, "verdict", json_object_new_string(cases[i].verdict));
+		e = actionlog_journal_entry(rec);
+		assert_non_null(e);
+		assert_string_equal(entry_field(e, "MESSAGE_ID"), cases[i].id);
+		assert_string_equal(entry_field(e, "PRIORITY"), cases[i].prio);
+		snprintf(msg, sizeof(msg), "(no service): %s", cases[i].action);
+		assert_string_equal(entry_field(e, "MESSAGE"), msg);
+		actionlog_journal_entry_free(e);
+		json_object_put(rec);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -432,6 +524,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(a_write_returns_while_the_sync_is_stalled, setup, teardown),
 		cmocka_unit_test_setup_teardown(close_writes_what_waits_behind_a_stalled_sync, setup, teardown),
 		cmocka_unit_test_setup_teardown(a_full_queue_loses_and_counts_records_instead_of_waiting, setup, teardown),
+		cmocka_unit_test(a_record_is_a_journal_entry_with_its_kind_and_figures),
+		cmocka_unit_test(each_kind_has_its_id_and_one_not_carried_out_has_the_other),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

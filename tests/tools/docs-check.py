@@ -23,6 +23,7 @@ PARENTS = {
     ("health_kind", "tcp"): "health[].tcp",
     ("rule_item", "fields"): "rules[]",
     ("rule_when", "fields"): "rules[].when",
+    ("hook_item", "fields"): "hooks.after[]",
 }
 ROOT = "policy_compile"
 
@@ -45,7 +46,7 @@ def functions(text):
 def loader_keys(src):
     tables = []  # (function, table name, [(key, handler)])
     rlimits = []
-    for name in ("policy-compile.c", "policy-checks.c"):
+    for name in ("policy-compile.c", "policy-checks.c", "policy-hooks.c"):
         text = open(f"{src}/guardian/policy/{name}").read()
         for fn, body in functions(text).items():
             for t in re.finditer(r"static const struct field (\w+)\[\] = \{(.*?)\};", body, re.S):

@@ -37,6 +37,17 @@ struct hook_run {
 	char *service, *cgroup, *for_action, *command;
 	unsigned line;
 	const char *scope; /* "policy" or "daemon" */
+	bool before;
+	struct hooks_wait *wait; /* a before hook whose kill still waits for it */
+};
+
+struct hooks_wait {
+	struct hooks *h;
+	struct loop_source *timer;
+	unsigned pending, n;
+	usec_t started;
+	hooks_done_fn done;
+	void *data;
 };
 
 struct hooks {
@@ -206,6 +217,9 @@ static void record_run(struct hook_run *r, const char *result, const siginfo_t *
 	json_object_object_add(rec, "for", json_object_new_string(r->for_action));
 	json_object_object_add(rec, "hook", json_object_new_string(r->command));
 	json_object_object_add(rec, "scope", json_object_new_string(r->scope));
+	json_object_object_add(rec, "phase", json_object_new_string(r->before ? "before" : "after"));
+	if (r->before)
+		json_object_object_add(rec, "waited_for", json_object_new_boolean(r->wait != NULL));
 	json_object_object_add(rec, "line", json_object_new_int((int)r->line));
 	json_object_object_add(rec, "duration_ms", json_object_new_int64((int64_t)ms));
 	json_object_object_add(rec, "timed_out", json_object_new_boolean(r->timed_out));
@@ -220,9 +234,41 @@ static void record_run(struct hook_run *r, const char *result, const siginfo_t *
 	(void)actionlog_write(r->h->log, rec);
 }
 
+static void wait_finish(struct hooks_wait *w, bool cut_short)
+{
+	hooks_done_fn done = w->done;
+	void *data = w->data;
+	usec_t waited = now_monotonic() - w->started;
+	unsigned n = w->n;
+
+	hooks_wait_cancel(w);
+	done(data, cut_short, waited, n);
+}
+
+void hooks_wait_cancel(struct hooks_wait *w)
+{
+	if (!w)
+		return;
+	for (struct hook_run *r = w->h->runs; r; r = r->next)
+		if (r->wait == w)
+			r->wait = NULL;
+	loop_source_free(w->timer);
+	free(w);
+}
+
+static int on_wait_timeout(struct loop_source *src, int fd, uint32_t revents, void *data)
+{
+	struct hooks_wait *w = data;
+
+	loop_source_freep(&w->timer);
+	wait_finish(w, true);
+	return 0;
+}
+
 static int on_run_exit(struct loop_source *src, int fd, uint32_t revents, void *data)
 {
 	struct hook_run *r = data;
+	struct hooks_wait *w;
 	siginfo_t si = { 0 };
 	char result[96];
 
@@ -236,7 +282,10 @@ static int on_run_exit(struct loop_source *src, int fd, uint32_t revents, void *
 		snprintf(result, sizeof(result), "killed by SIG%s", sigabbrev_np(si.si_status) ?: "?");
 	log_info("hook %s for %s of %s: %s", r->command, r->for_action, r->service ?: "-", result);
 	record_run(r, result, &si);
+	w = r->wait;
 	run_free(r);
+	if (w && --w->pending == 0)
+		wait_finish(w, false);
 	return 0;
 }
 
@@ -283,8 +332,8 @@ static int rate_take(struct hooks *h, const struct hook *hook, unsigned *ret_ski
 		e->started = 0;
 	}
 	if (e->started >= hook->max_per_minute) {
-		e->skipped++;
-		return -EBUSY;
+		/* The first one skipped in a window is recorded, the rest only counted. */
+		return e->skipped++ ? -EBUSY : -EDQUOT;
 	}
 	e->started++;
 	*ret_skipped = e->skipped;
@@ -293,7 +342,7 @@ static int rate_take(struct hooks *h, const struct hook *hook, unsigned *ret_ski
 }
 
 static int hook_spawn(const struct hook *hook, struct json_object *rec, const char *service, pid_t main_pid,
-		      struct spawn_result *sr)
+		      bool before, struct spawn_result *sr)
 {
 	struct json_object *pids;
 	char pid_text[24];
@@ -309,6 +358,8 @@ static int hook_spawn(const struct hook *hook, struct json_object *rec, const ch
 		snprintf(pid_text, sizeof(pid_text), "%d", (int)main_pid);
 		r = env_push(&env, &n, "pids", pid_text);
 	}
+	if (r == 0)
+		r = env_push(&env, &n, "hook", before ? "before" : "after");
 	if (r < 0) {
 		hooks_env_free(env, n);
 		return r;
@@ -324,8 +375,8 @@ static int hook_spawn(const struct hook *hook, struct json_object *rec, const ch
 	return r;
 }
 
-static void start_one(struct hooks *h, const struct hook *hook, const char *scope, struct json_object *rec,
-		      pid_t main_pid)
+static struct hook_run *start_one(struct hooks *h, const struct hook *hook, const char *scope,
+				  struct json_object *rec, pid_t main_pid, bool before)
 {
 	const char *service = rec_string(rec, "service"), *action = rec_string(rec, "action");
 	struct hook_run *r;
@@ -333,15 +384,29 @@ static void start_one(struct hooks *h, const struct hook *hook, const char *scop
 	unsigned skipped = 0;
 	int e;
 
-	if (rate_take(h, hook, &skipped) < 0) {
-		log_debug("hook %s: over max_per_minute %u, skipped", hook->command[0], hook->max_per_minute);
-		return;
+	e = rate_take(h, hook, &skipped);
+	if (e == -EDQUOT) {
+		struct json_object *rec2 = actionlog_record(service, rec_string(rec, "cgroup"), "hook", "hook",
+							    "skipped: over max_per_minute");
+
+		log_notice("hook %s: over max_per_minute %u, skipped (and counted) for the rest of the minute",
+			   hook->command[0], hook->max_per_minute);
+		if (rec2) {
+			json_object_object_add(rec2, "for", json_object_new_string(action ?: "?"));
+			json_object_object_add(rec2, "hook", json_object_new_string(hook->command[0]));
+			json_object_object_add(rec2, "scope", json_object_new_string(scope));
+			json_object_object_add(rec2, "line", json_object_new_int((int)hook->line));
+			json_object_object_add(rec2, "max_per_minute", json_object_new_int((int)hook->max_per_minute));
+			(void)actionlog_write(h->log, rec2);
+		}
 	}
+	if (e < 0)
+		return NULL;
 	r = calloc(1, sizeof(*r));
 	if (!r)
-		return;
+		return NULL;
 	*r = (struct hook_run){ .h = h, .pidfd = -1, .started = now_monotonic(), .skipped = skipped,
-				.line = hook->line, .scope = scope };
+				.line = hook->line, .scope = scope, .before = before };
 	r->service = service ? strdup(service) : NULL;
 	r->cgroup = rec_string(rec, "cgroup") ? strdup(rec_string(rec, "cgroup")) : NULL;
 	r->for_action = strdup(action ?: "?");
@@ -352,14 +417,14 @@ static void start_one(struct hooks *h, const struct hook *hook, const char *scop
 	h->runs = r;
 	if (!r->for_action || !r->command) {
 		run_free(r);
-		return;
+		return NULL;
 	}
-	e = hook_spawn(hook, rec, service, main_pid, &sr);
+	e = hook_spawn(hook, rec, service, main_pid, before, &sr);
 	if (e < 0) {
 		log_warning_errno(e, "hook %s: cannot start it", r->command);
 		record_run(r, "could not start", NULL);
 		run_free(r);
-		return;
+		return NULL;
 	}
 	r->pid = sr.pid;
 	r->pidfd = sr.pidfd;
@@ -370,7 +435,9 @@ static void start_one(struct hooks *h, const struct hook *hook, const char *scop
 			close(sr.pidfd);
 		record_run(r, "could not watch it (killed)", NULL);
 		run_free(r);
+		return NULL;
 	}
+	return r;
 }
 
 static void start_set(struct hooks *h, const struct hookset *hs, const char *scope, struct json_object *rec,
@@ -378,7 +445,7 @@ static void start_set(struct hooks *h, const struct hookset *hs, const char *sco
 {
 	for (size_t i = 0; hs && i < hs->n_after; i++)
 		if (hooks_record_matches(rec, hs->after[i].on))
-			start_one(h, &hs->after[i], scope, rec, main_pid);
+			(void)start_one(h, &hs->after[i], scope, rec, main_pid, false);
 }
 
 void hooks_on_record(void *data, struct json_object *rec)
@@ -393,4 +460,53 @@ void hooks_on_record(void *data, struct json_object *rec)
 	start_set(h, h->daemon, "daemon", rec, main_pid);
 	if (svc)
 		start_set(h, &svc->policy->hooks, "policy", rec, main_pid);
+}
+
+/* --- before hooks ---------------------------------------------------------- */
+
+usec_t hooks_before_timeout(struct hooks *h, const struct hookset *policy, const char *action)
+{
+	const struct hookset *sets[] = { h->daemon, policy };
+	unsigned ev = hook_event_of_action(action);
+	usec_t t = 0;
+
+	for (size_t k = 0; k < ARRAY_SIZE(sets); k++)
+		for (size_t i = 0; sets[k] && i < sets[k]->n_before; i++)
+			if ((sets[k]->before[i].on & ev) && sets[k]->before[i].timeout > t)
+				t = sets[k]->before[i].timeout;
+	return t;
+}
+
+int hooks_before(struct hooks *h, struct json_object *rec, const struct hookset *policy, usec_t budget,
+		 hooks_done_fn done, void *data, struct hooks_wait **ret)
+{
+	const struct hookset *sets[] = { h->daemon, policy };
+	static const char *const scopes[] = { "daemon", "policy" };
+	const char *service = rec_string(rec, "service");
+	struct service *svc = service && h->sup ? supervisor_find(h->sup, service) : NULL;
+	unsigned ev = hook_event_of_action(rec_string(rec, "action"));
+	struct hooks_wait *w = calloc(1, sizeof(*w));
+
+	if (!w)
+		return -ENOMEM;
+	*w = (struct hooks_wait){ .h = h, .started = now_monotonic(), .done = done, .data = data };
+	for (size_t k = 0; k < ARRAY_SIZE(sets); k++)
+		for (size_t i = 0; sets[k] && i < sets[k]->n_before; i++) {
+			struct hook_run *r;
+
+			if (!(sets[k]->before[i].on & ev))
+				continue;
+			r = start_one(h, &sets[k]->before[i], scopes[k], rec, svc ? svc->pid : 0, true);
+			if (r) {
+				r->wait = w;
+				w->pending++;
+				w->n++;
+			}
+		}
+	if (!w->pending || loop_add_timer(h->loop, budget, on_wait_timeout, w, &w->timer) < 0) {
+		hooks_wait_cancel(w);
+		return -ENOENT;
+	}
+	*ret = w;
+	return 0;
 }

@@ -23,6 +23,22 @@ void hooks_free(struct hooks *h);
  * whose `on` names its action are started. */
 void hooks_on_record(void *data, struct json_object *rec);
 
+/* before hooks: for a kill or restart the engine decided (rec: its
+ * record, not yet written), start the daemon's and policy's before hooks
+ * whose `on` names it and call done once all have exited or budget has
+ * passed, whichever is first (cut_short: budget ran out). The hooks go on
+ * to their own timeout either way. -ENOENT: no hook applies (done is not
+ * called). Else *ret until done is called; hooks_wait_cancel drops it
+ * without calling done. */
+struct hooks_wait;
+typedef void (*hooks_done_fn)(void *data, bool cut_short, usec_t waited, unsigned n_hooks);
+int hooks_before(struct hooks *h, struct json_object *rec, const struct hookset *policy, usec_t budget,
+		 hooks_done_fn done, void *data, struct hooks_wait **ret);
+void hooks_wait_cancel(struct hooks_wait *w);
+/* The longest timeout of the before hooks that would run for action (0:
+ * none would). */
+usec_t hooks_before_timeout(struct hooks *h, const struct hookset *policy, const char *action);
+
 /* The environment a hook sees, from its record (pure, for tests): each
  * top-level scalar KEY as GUARDIAN_KEY (upper case, - as _), pids as
  * GUARDIAN_PIDS (space-separated), kubernetes.{namespace,pod,container}

@@ -587,8 +587,12 @@ static int daemon_setup(struct daemon *d, struct policy **policies, size_t n)
 			return log_error_errno(r, "cannot set up the kubelet client");
 		d->sup->kubelet = d->kubelet;
 	}
+	r = hooks_new(d->loop, d->actions, d->sup, &d->daemon_hooks, &d->hooks);
+	r = r ?: actionlog_add_observer(d->actions, hooks_on_record, d->hooks);
+	if (r < 0)
+		return log_error_errno(r, "cannot set up the hooks");
 	r = monitors_new(&(struct monitors_config){ .loop = d->loop, .watch = d->watch, .log = d->actions,
-						    .proc_root = d->opt.proc_root },
+						    .proc_root = d->opt.proc_root, .hooks = d->hooks },
 			 &d->monitors);
 	r = r ?: supervisor_subscribe(d->sup, &monitor_hooks, d->monitors);
 	if (r < 0)
@@ -606,10 +610,6 @@ static int daemon_setup(struct daemon *d, struct policy **policies, size_t n)
 	r = supervisor_load_state(d->sup);
 	if (r < 0)
 		log_warning_errno(r, "ignoring %s/state.json", d->opt.state_dir);
-	r = hooks_new(d->loop, d->actions, d->sup, &d->daemon_hooks, &d->hooks);
-	r = r ?: actionlog_add_observer(d->actions, hooks_on_record, d->hooks);
-	if (r < 0)
-		return log_error_errno(r, "cannot set up the hooks");
 	ccfg.bpf_status = bpf_observers_start(d->loop, &bcfg, &d->bpf);
 	if (d->bpf) {
 		r = supervisor_subscribe(d->sup, &bpf_hooks, d->bpf);

@@ -83,7 +83,10 @@ static void hook_resolve_user(struct pctx *c, const struct ynode *map, struct ho
 	}
 }
 
-static void hook_item(struct pctx *c, const struct ynode *v, struct hook *h)
+/* A before hook holds a kill back: short by default. */
+#define HOOK_DEFAULT_BEFORE_TIMEOUT (2 * USEC_PER_SEC)
+
+static void hook_item(struct pctx *c, const struct ynode *v, struct hook *h, bool before)
 {
 	static const struct field fields[] = {
 		REQUIRED("command", f_command, offsetof(struct hook, command)),
@@ -93,42 +96,64 @@ static void hook_item(struct pctx *c, const struct ynode *v, struct hook *h)
 		FIELD("max_per_minute", f_hook_rate, offsetof(struct hook, max_per_minute)),
 	};
 
-	h->on = HOOK_ON_ALL;
-	h->timeout = HOOK_DEFAULT_TIMEOUT;
+	h->on = before ? HOOK_ON_KILL | HOOK_ON_RESTART : HOOK_ON_ALL;
+	h->timeout = before ? HOOK_DEFAULT_BEFORE_TIMEOUT : HOOK_DEFAULT_TIMEOUT;
 	h->max_per_minute = HOOK_DEFAULT_PER_MINUTE;
 	h->line = v->line;
-	if (walk_map(c, v, fields, ARRAY_SIZE(fields), h) == 0)
-		hook_resolve_user(c, v, h);
+	if (walk_map(c, v, fields, ARRAY_SIZE(fields), h) < 0)
+		return;
+	if (before && (h->on & ~(unsigned)(HOOK_ON_KILL | HOOK_ON_RESTART))) {
+		size_t old = path_push_key(c, "on");
+
+		perr(c, map_get(v, "on"), "a before hook runs before guardian's own kill or restart: kill, restart "
+		     "(the kernel's kills and others' signals cannot wait)");
+		path_pop(c, old);
+		return;
+	}
+	hook_resolve_user(c, v, h);
 }
 
-static int f_hook_list(struct pctx *c, const struct ynode *v, void *dst)
+static int hook_list(struct pctx *c, const struct ynode *v, struct hook **list, size_t *n, bool before)
 {
-	struct hookset *hs = dst;
-
 	if (v->kind != YNODE_SEQ) {
 		perr(c, v, "expected a list of hooks ({command: ..., user: ..., on: [...], timeout: ...}), got %s",
 		     GOT(v));
 		return -EINVAL;
 	}
-	hs->after = calloc(v->n ? v->n : 1, sizeof(*hs->after));
-	if (!hs->after) {
+	*list = calloc(v->n ? v->n : 1, sizeof(**list));
+	if (!*list) {
 		perr(c, v, "out of memory");
 		return -EINVAL;
 	}
-	hs->n_after = v->n;
+	*n = v->n;
 	for (size_t i = 0; i < v->n; i++) {
 		size_t old = path_push_index(c, i);
 
-		hook_item(c, v->items[i], &hs->after[i]);
+		hook_item(c, v->items[i], &(*list)[i], before);
 		path_pop(c, old);
 	}
 	return 0;
 }
 
+static int f_hook_after(struct pctx *c, const struct ynode *v, void *dst)
+{
+	struct hookset *hs = dst;
+
+	return hook_list(c, v, &hs->after, &hs->n_after, false);
+}
+
+static int f_hook_before(struct pctx *c, const struct ynode *v, void *dst)
+{
+	struct hookset *hs = dst;
+
+	return hook_list(c, v, &hs->before, &hs->n_before, true);
+}
+
 int f_hooks(struct pctx *c, const struct ynode *v, void *dst)
 {
 	static const struct field fields[] = {
-		FIELD("after", f_hook_list, 0),
+		FIELD("after", f_hook_after, 0),
+		FIELD("before", f_hook_before, 0),
 	};
 
 	return walk_map(c, v, fields, ARRAY_SIZE(fields), dst);
@@ -180,6 +205,9 @@ void hookset_free(struct hookset *h)
 	for (size_t i = 0; i < h->n_after; i++)
 		hook_free(&h->after[i]);
 	free(h->after);
+	for (size_t i = 0; i < h->n_before; i++)
+		hook_free(&h->before[i]);
+	free(h->before);
 	*h = (struct hookset){ 0 };
 }
 
@@ -189,33 +217,43 @@ static int dup_or_null(const char *s, char **ret)
 	return !s || *ret ? 0 : -ENOMEM;
 }
 
-int hookset_copy(const struct hookset *from, struct hookset *ret)
+static int copy_list(const struct hook *from, size_t n, struct hook **ret, size_t *ret_n)
 {
-	*ret = (struct hookset){ 0 };
-	if (!from->n_after)
+	*ret = NULL;
+	*ret_n = 0;
+	if (!n)
 		return 0;
-	ret->after = calloc(from->n_after, sizeof(*ret->after));
-	if (!ret->after)
+	*ret = calloc(n, sizeof(**ret));
+	if (!*ret)
 		return -ENOMEM;
-	for (size_t i = 0; i < from->n_after; i++) {
-		const struct hook *f = &from->after[i];
-		struct hook *t = &ret->after[i];
+	for (size_t i = 0; i < n; i++) {
+		const struct hook *f = &from[i];
+		struct hook *t = &(*ret)[i];
 
 		*t = *f;
 		t->command = NULL;
 		t->user = NULL;
 		t->cred.groups = NULL;
 		t->cred.home = t->cred.shell = NULL;
-		ret->n_after = i + 1;
+		*ret_n = i + 1;
 		t->command = strv_copy(f->command);
 		t->cred.groups = f->cred.n_groups ? malloc(f->cred.n_groups * sizeof(gid_t)) : NULL;
 		if (!t->command || (f->cred.n_groups && !t->cred.groups) || dup_or_null(f->user, &t->user) < 0 ||
-		    dup_or_null(f->cred.home, &t->cred.home) < 0 || dup_or_null(f->cred.shell, &t->cred.shell) < 0) {
-			hookset_free(ret);
+		    dup_or_null(f->cred.home, &t->cred.home) < 0 || dup_or_null(f->cred.shell, &t->cred.shell) < 0)
 			return -ENOMEM;
-		}
 		if (f->cred.n_groups)
 			memcpy(t->cred.groups, f->cred.groups, f->cred.n_groups * sizeof(gid_t));
+	}
+	return 0;
+}
+
+int hookset_copy(const struct hookset *from, struct hookset *ret)
+{
+	*ret = (struct hookset){ 0 };
+	if (copy_list(from->after, from->n_after, &ret->after, &ret->n_after) < 0 ||
+	    copy_list(from->before, from->n_before, &ret->before, &ret->n_before) < 0) {
+		hookset_free(ret);
+		return -ENOMEM;
 	}
 	return 0;
 }

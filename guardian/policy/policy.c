@@ -432,7 +432,8 @@ int policy_instance(const struct policy *p, const char *name, struct policy **re
 	q->rules = p->n_rules ? calloc(p->n_rules, sizeof(*q->rules)) : NULL;
 	if (hookset_copy(&p->hooks, &q->hooks) < 0)
 		q->hooks = (struct hookset){ 0 };
-	if (!q->path || !q->service || (p->n_rules && !q->rules) || (p->hooks.n_after && !q->hooks.n_after)) {
+	if (!q->path || !q->service || (p->n_rules && !q->rules) || (p->hooks.n_after && !q->hooks.n_after) ||
+	    (p->hooks.n_before && !q->hooks.n_before)) {
 		q->n_rules = 0;
 		policy_free(q);
 		return -ENOMEM;

@@ -143,6 +143,11 @@ struct hook {
 struct hookset {
 	struct hook *after;
 	size_t n_after;
+	/* Run before the engine's own kill or restart, which waits for them
+	 * at most their timeout and never past half the time left to
+	 * memory.max; `on` is kill and/or restart; default timeout 2s. */
+	struct hook *before;
+	size_t n_before;
 };
 
 /* The record action (kill, restart, oom-kill, signal, give-up) a hook's

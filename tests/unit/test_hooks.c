@@ -42,7 +42,9 @@ static void test_hooks_parsed_with_user_resolved_and_defaults(void **state)
 		"      on: [kill, oom-kill]\n"
 		"      timeout: 2s\n"
 		"      max_per_minute: 3\n"
-		"    - command: logger -t guardian killed\n";
+		"    - command: logger -t guardian killed\n"
+		"  before:\n"
+		"    - command: [/usr/local/bin/drain]\n";
 	struct diag d = { 0 };
 	struct policy *p = NULL;
 
@@ -65,6 +67,11 @@ static void test_hooks_parsed_with_user_resolved_and_defaults(void **state)
 	assert_int_equal(p->hooks.after[1].timeout, 10 * USEC_PER_SEC);
 	assert_int_equal(p->hooks.after[1].max_per_minute, 10);
 	assert_false(p->hooks.after[1].cred.set);
+	/* A before hook: guardian's own kill and restart, 2 s. */
+	assert_int_equal(p->hooks.n_before, 1);
+	assert_string_equal(p->hooks.before[0].command[0], "/usr/local/bin/drain");
+	assert_int_equal(p->hooks.before[0].on, HOOK_ON_KILL | HOOK_ON_RESTART);
+	assert_int_equal(p->hooks.before[0].timeout, 2 * USEC_PER_SEC);
 	policy_free(p);
 	diag_free(&d);
 }
@@ -76,7 +83,7 @@ static void test_watched_instances_carry_their_hooks(void **state)
 	static const char text[] =
 		"service: units\n"
 		"watch: {cgroups: [system.slice/*.service]}\n"
-		"hooks: {after: [{command: [/bin/notify, --to, ops], user: nobody}]}\n";
+		"hooks: {after: [{command: [/bin/notify, --to, ops], user: nobody}], before: [{command: /bin/b}]}\n";
 	struct diag d = { 0 };
 	struct policy *p = NULL, *q = NULL;
 
@@ -88,6 +95,8 @@ static void test_watched_instances_carry_their_hooks(void **state)
 	assert_ptr_not_equal(q->hooks.after[0].command, p->hooks.after[0].command);
 	assert_string_equal(q->hooks.after[0].command[1], "--to");
 	assert_int_equal(q->hooks.after[0].cred.uid, 65534);
+	assert_int_equal(q->hooks.n_before, 1);
+	assert_ptr_not_equal(q->hooks.before[0].command, p->hooks.before[0].command);
 	policy_free(p);
 	assert_string_equal(q->hooks.after[0].cred.home, "/nonexistent");
 	policy_free(q);
@@ -109,7 +118,7 @@ static void test_bad_hooks_refused_at_file_line_key(void **state)
 		"    - command: [/bin/x]\n"
 		"      user: no-such-user\n"
 		"    - {comand: [/bin/x]}\n"
-		"  before: []\n";
+		"  before: [{command: [/bin/x], on: [kill, oom-kill]}]\n";
 	static const char *const want[] = {
 		"h.yaml:5:16: hooks.after[0].command: must not be an empty list",
 		"h.yaml:7:18: hooks.after[1].on[1]: expected one of kill, restart, oom-kill, signal, give-up, got 'reboot'",
@@ -117,7 +126,7 @@ static void test_bad_hooks_refused_at_file_line_key(void **state)
 		"h.yaml:9:23: hooks.after[1].max_per_minute: must be between 1 and 1000, got '0'",
 		"h.yaml:12:7: hooks.after[3].command: required key is missing",
 		"h.yaml:12:8: hooks.after[3].comand: unknown key (did you mean 'command'?)",
-		"h.yaml:13:3: hooks.before: unknown key",
+		"h.yaml:13:36: hooks.before[0].on: a before hook runs before guardian's own kill or restart: kill, restart (the kernel's kills and others' signals cannot wait)",
 	};
 	struct diag d = { 0 };
 	struct policy *p = NULL;

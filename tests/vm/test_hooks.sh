@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Hooks: a leaking service restarted by the engine runs its policy's
-# `after` hook as the user it names, with the record's fields in GUARDIAN_*
+# Hooks: a leaking service restarted by the engine first runs its `before`
+# hook, the restart waiting for it at most half the time left to
+# memory.max, then its policy's `after` hook as the user it names, with the record's fields in GUARDIAN_*
 # variables; a hook that hangs is killed at its timeout and its record says
 # so; a daemon-wide hook from --hooks runs for every service; every run
 # lands in the action log as action "hook" with its exit and duration.
@@ -28,6 +29,9 @@ hooks:
     - command: [/bin/sh, -c, 'echo \$\$ >$H/hang.pid; exec sleep 100000']
       on: [restart, kill]
       timeout: 3s
+  before:
+    - command: [/bin/sh, -c, 'env | grep ^GUARDIAN_ | sort >$H/before.tmp; kill -0 \$GUARDIAN_PIDS && echo alive >>$H/before.tmp; mv $H/before.tmp $H/before.env']
+      timeout: 5s
 YAML
 cat >"$T/policies/quiet.yaml" <<YAML
 service: quiet
@@ -37,6 +41,7 @@ cat >"$T/hooks.yaml" <<YAML
 after:
   - command: [/bin/sh, -c, 'echo "\$GUARDIAN_ACTION \$GUARDIAN_SOURCE" >$H/daemon.\$GUARDIAN_SERVICE']
     on: [restart]
+    max_per_minute: 2
 YAML
 
 guardian_start "$T/policies" --hooks "$T/hooks.yaml"
@@ -79,10 +84,50 @@ r = [r for r in rs if r["action"] == "hook" and r["reason"] == "exited with 0" a
 assert r["exit_code"] == 0 and r["timed_out"] is False and 0 <= r["duration_ms"] < 3000, r' "$LOG"
 check "leak: the kernel OOM killer never fired" [ "$(oom_kills leak)" = 0 ]
 
+check "before: the before hook wrote its environment" wait_for 20000 test -s "$H/before.env"
+sed 's/^/# before env: /' "$H/before.env"
+benv_is() { grep -qx "$1" "$H/before.env"; }
+check "before: GUARDIAN_HOOK=before" benv_is GUARDIAN_HOOK=before
+check "before: GUARDIAN_ACTION is the engine's restart or kill" benv_is 'GUARDIAN_ACTION=\(restart\|kill\)'
+check "before: GUARDIAN_PIDS is the run about to end ($leak_pid)" benv_is "GUARDIAN_PIDS=$leak_pid"
+check "before: GUARDIAN_MEMORY_MAX=268435456" benv_is GUARDIAN_MEMORY_MAX=268435456
+check "before: the hook's run is recorded, phase before" wait_for 10000 grep -q '"phase":"before"' "$LOG"
+check "before: the restart waited for it, at most its budget, never past half the time to memory.max" python3 -c '
+import json, sys
+rs = [json.loads(l) for l in open(sys.argv[1])]
+d = [r for r in rs if r["service"] == "leak" and r["source"] == "engine" and r["action"] in ("restart", "kill")][0]
+h = [r for r in rs if r.get("phase") == "before"][0]
+print("# decision:", {k: d.get(k) for k in ("time_to_max_ms", "before_hooks", "before_budget_ms", "before_waited_ms", "before_cut_short")})
+print("# before hook:", h["reason"], h["duration_ms"], "ms, waited for:", h["waited_for"])
+assert d["before_hooks"] == 1, d
+ttm = d["time_to_max_ms"]
+assert d["before_budget_ms"] <= (ttm // 2 if ttm is not None else 5000), d
+assert d["before_waited_ms"] <= d["before_budget_ms"] + 1000, d
+if d["before_cut_short"]:
+    assert h["waited_for"] is False, (d, h)
+else:
+    # it exited first, while the service still ran, and its record precedes the restart
+    assert h["waited_for"] is True and rs.index(h) < rs.index(d), (d, h)
+    assert open(sys.argv[2]).read().split()[-1] == "alive", "the service was gone before the hook ran"
+' "$LOG" "$H/before.env"
+
+check "daemon-wide: the --hooks hook ran for leak's restart too" wait_for 10000 grep -qx 'restart engine' "$H/daemon.leak"
 check "daemon-wide: no hook for quiet before anything happened to it" [ ! -e "$H/daemon.quiet" ]
 "$GUARDCTL" restart quiet >/dev/null
 check "daemon-wide: the --hooks hook runs for quiet's restart" wait_for 15000 test -s "$H/daemon.quiet"
 check "daemon-wide: with its action and source" grep -qx 'restart guardian' "$H/daemon.quiet"
+check "daemon-wide: quiet is running again" wait_for 15000 svc_state_is quiet running
+"$GUARDCTL" restart quiet >/dev/null
+check "rate limit: a third restart within the minute skips the max_per_minute: 2 hook, and says so" \
+	wait_for 15000 hook_has 'skipped: over max_per_minute'
+check "rate limit: it ran twice (leak, then quiet) in the minute" \
+	[ "$(grep -c '"source":"hook".*"reason":"exited with 0".*"scope":"daemon"' "$LOG")" = 2 ]
+grep '"source":"hook"' "$LOG" | sed 's/^/# hook record: /'
+grep 'hook ' "$T/guardian.log" | sed 's/^/# guardian: /'
+for line in 6 9; do
+	check "leak: the hook at line $line ran once for the one restart" \
+		[ "$(grep -c '"service":"leak".*"source":"hook".*"line":'$line, "$LOG")" = 1 ]
+done
 
 "$GUARDCTL" log | tail -20 | sed 's/^/# /'
 done_testing

@@ -88,8 +88,10 @@ struct actionlog {
 	_Atomic uint64_t journal_lost; /* entries journald did not take */
 
 	/* The loop's own. */
-	actionlog_observer_fn observer;
-	void *observer_data;
+	struct {
+		actionlog_observer_fn fn;
+		void *data;
+	} observers[ACTIONLOG_OBSERVERS];
 	uint64_t freed;      /* q[freed, head) are written: their lines still to free */
 	size_t held;         /* bytes of lines not yet freed */
 	bool said_rotate;    /* "cannot rotate" said; said again when it works */
@@ -480,8 +482,9 @@ int actionlog_write(struct actionlog *a, struct json_object *rec)
 			count_lost(a, 1);
 		return -ENOMEM;
 	}
-	if (a->observer)
-		a->observer(a->observer_data, rec);
+	for (size_t i = 0; i < ACTIONLOG_OBSERVERS; i++)
+		if (a->observers[i].fn)
+			a->observers[i].fn(a->observers[i].data, rec);
 	/* One write of the whole line: O_APPEND keeps concurrent readers from
 	 * ever seeing half a record followed by another. */
 	line = json_object_to_json_string_ext(rec, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
@@ -513,10 +516,22 @@ int actionlog_write(struct actionlog *a, struct json_object *rec)
 	return 0;
 }
 
-void actionlog_set_observer(struct actionlog *a, actionlog_observer_fn fn, void *data)
+int actionlog_add_observer(struct actionlog *a, actionlog_observer_fn fn, void *data)
 {
-	a->observer = fn;
-	a->observer_data = data;
+	for (size_t i = 0; i < ACTIONLOG_OBSERVERS; i++)
+		if (!a->observers[i].fn) {
+			a->observers[i].fn = fn;
+			a->observers[i].data = data;
+			return 0;
+		}
+	return -ENOSPC;
+}
+
+void actionlog_remove_observer(struct actionlog *a, actionlog_observer_fn fn, void *data)
+{
+	for (size_t i = 0; i < ACTIONLOG_OBSERVERS; i++)
+		if (a->observers[i].fn == fn && a->observers[i].data == data)
+			a->observers[i].fn = NULL;
 }
 
 void actionlog_set_journal(struct actionlog *a, bool on)

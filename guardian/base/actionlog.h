@@ -47,10 +47,14 @@ uint64_t actionlog_lost(const struct actionlog *a);
 const char *actionlog_path(const struct actionlog *a);
 
 /* Called on the loop with every record as it is handed to actionlog_write
- * (queued or not), before it is consumed: the metrics count actions from
- * here. One observer; NULL clears it. It must not keep rec. */
+ * (queued or not), before it is consumed: the metrics count actions and
+ * the hooks start from here. Up to ACTIONLOG_OBSERVERS of them, called in
+ * the order added; -ENOSPC past that. They must not keep or change rec;
+ * a record an observer writes is observed too. */
+#define ACTIONLOG_OBSERVERS 4
 typedef void (*actionlog_observer_fn)(void *data, struct json_object *rec);
-void actionlog_set_observer(struct actionlog *a, actionlog_observer_fn fn, void *data);
+int actionlog_add_observer(struct actionlog *a, actionlog_observer_fn fn, void *data);
+void actionlog_remove_observer(struct actionlog *a, actionlog_observer_fn fn, void *data);
 
 /* For tests: what the writer calls instead of fdatasync(fd); 0 or a
  * negative errno. NULL restores fdatasync. */

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "actionlog.h"
+#include "hooks.h"
 #include "bpf.h"
 #include "cgfs.h"
 #include "cgwatch.h"
@@ -42,6 +43,7 @@ struct options {
 	const char *metrics_listen;    /* NULL: no /metrics */
 	const char *log_target;        /* auto, journal or stderr */
 	bool journal;                  /* what log_target came to */
+	const char *hooks_file;        /* --hooks: daemon-wide hooks; NULL: none */
 	struct sockaddr_storage metrics_addr;
 	socklen_t metrics_addr_len;
 };
@@ -69,6 +71,7 @@ static void usage(FILE *out)
 		"                        service-account ca.crt\n"
 		"  --kubelet-insecure-tls  do not check the kubelet's serving certificate\n"
 		"  --metrics-listen ADDR:PORT  serve Prometheus /metrics there (127.0.0.1:9464, [::1]:9464)\n"
+		"  --hooks FILE          daemon-wide hooks (after: [...]), run for every service\n"
 		"  --check-host          only check for a usable cgroup v2 memory controller\n"
 		"  --log-target auto|journal|stderr  log lines and action-log records to the journal\n"
 		"                        too (auto: when stderr is the journal stream); default auto\n"
@@ -80,7 +83,7 @@ static void usage(FILE *out)
 enum { OPT_POLICIES = 256, OPT_STATE, OPT_RUNTIME, OPT_CGROOT, OPT_CGPARENT, OPT_PROC, OPT_ADMIN,
        OPT_DRY, OPT_NOBPF, OPT_MINAVAIL, OPT_NOSYSGUARD, OPT_VERBOSE, OPT_CHECK_HOST, OPT_VERSION, OPT_HELP,
        OPT_KUBELET, OPT_KUBELET_TOKEN, OPT_KUBELET_CA, OPT_KUBELET_INSECURE, OPT_METRICS,
-       OPT_LOG_TARGET };
+       OPT_LOG_TARGET, OPT_HOOKS };
 
 #define SA_DIR "/var/run/secrets/kubernetes.io/serviceaccount"
 
@@ -135,6 +138,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{ "kubelet-insecure-tls", no_argument, NULL, OPT_KUBELET_INSECURE },
 		{ "metrics-listen", required_argument, NULL, OPT_METRICS },
 		{ "log-target", required_argument, NULL, OPT_LOG_TARGET },
+		{ "hooks", required_argument, NULL, OPT_HOOKS },
 		{ "help", no_argument, NULL, OPT_HELP },
 		{},
 	};
@@ -153,6 +157,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (c) {
 		case OPT_POLICIES: o->policies = optarg; break;
+		case OPT_HOOKS: o->hooks_file = optarg; break;
 		case OPT_STATE: o->state_dir = optarg; break;
 		case OPT_RUNTIME: o->runtime_dir = optarg; break;
 		case OPT_CGROOT: o->cgroup_root = optarg; break;
@@ -309,6 +314,22 @@ static int take_lock(const char *state_dir, int *ret_fd)
 	return 0;
 }
 
+static int load_hooks(const char *path, struct hookset *ret)
+{
+	struct diag d = { 0 };
+	int r = hookset_load_file(path, ret, &d);
+
+	for (size_t i = 0; i < d.n_warnings; i++)
+		log_warning("%s", d.warnings[i]);
+	for (size_t i = 0; i < d.n; i++)
+		log_error("%s", d.msgs[i]);
+	diag_free(&d);
+	if (r < 0)
+		return log_error_errno(r, "--hooks %s: cannot load the hooks", path);
+	log_info("--hooks %s: %zu hook(s)", path, ret->n_after);
+	return 0;
+}
+
 static int load_policies(const struct options *o, struct policy ***ret, size_t *ret_n)
 {
 	struct diag d = { 0 };
@@ -339,6 +360,8 @@ struct daemon {
 	struct sysguard *sysguard;
 	struct kubelet *kubelet;
 	struct metrics *metrics;
+	struct hookset daemon_hooks; /* --hooks */
+	struct hooks *hooks;
 	char *socket_path;
 	int lock_fd; /* <state-dir>/guardian.lock, held while guardian runs */
 };
@@ -580,8 +603,12 @@ static int daemon_setup(struct daemon *d, struct policy **policies, size_t n)
 			return log_error_errno(r, "cannot set up the kubelet client");
 		d->sup->kubelet = d->kubelet;
 	}
+	r = hooks_new(d->loop, d->actions, d->sup, &d->daemon_hooks, &d->hooks);
+	r = r ?: actionlog_add_observer(d->actions, hooks_on_record, d->hooks);
+	if (r < 0)
+		return log_error_errno(r, "cannot set up the hooks");
 	r = monitors_new(&(struct monitors_config){ .loop = d->loop, .watch = d->watch, .log = d->actions,
-						    .proc_root = d->opt.proc_root },
+						    .proc_root = d->opt.proc_root, .hooks = d->hooks },
 			 &d->monitors);
 	r = r ?: supervisor_subscribe(d->sup, &monitor_hooks, d->monitors);
 	if (r < 0)
@@ -634,6 +661,10 @@ static void daemon_done(struct daemon *d)
 	kubelet_free(d->kubelet);
 	bpf_observers_stop(d->bpf);
 	monitors_free(d->monitors);
+	if (d->hooks)
+		actionlog_remove_observer(d->actions, hooks_on_record, d->hooks);
+	hooks_free(d->hooks);
+	hookset_free(&d->daemon_hooks);
 	cgwatch_free(d->watch);
 	loop_free(d->loop);
 	actionlog_close(d->actions);
@@ -672,6 +703,8 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (load_policies(&d.opt, &policies, &n) < 0)
+		return 1;
+	if (d.opt.hooks_file && load_hooks(d.opt.hooks_file, &d.daemon_hooks) < 0)
 		return 1;
 	srandom((unsigned)(now_monotonic() ^ (usec_t)getpid()));
 	{

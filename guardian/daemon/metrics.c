@@ -575,7 +575,7 @@ int metrics_new(struct loop *loop, const struct metrics_config *cfg, struct metr
 		return r;
 	}
 	if (cfg->actions)
-		actionlog_set_observer(cfg->actions, on_record, m);
+		(void)actionlog_add_observer(cfg->actions, on_record, m);
 	rearm(m);
 	*ret = m;
 	return 0;
@@ -586,7 +586,7 @@ void metrics_free(struct metrics *m)
 	if (!m)
 		return;
 	if (m->cfg.actions)
-		actionlog_set_observer(m->cfg.actions, NULL, NULL);
+		actionlog_remove_observer(m->cfg.actions, on_record, m);
 	supervisor_unsubscribe(m->cfg.sup, &metrics_hooks, m);
 	loop_source_freep(&m->src);
 	loop_source_freep(&m->timer);

@@ -60,6 +60,15 @@ struct monitor {
 	usec_t last_at;   /* when the last decision was carried out (monotonic) */
 	/* Kept across runs, so a restart shows as the drop it is. */
 	struct history hist;
+	/* A kill or restart waiting for its before hooks, and what they did
+	 * once they are done (for its record). */
+	struct hooks_wait *wait;
+	struct engine_decision pend_d;
+	struct engine_sample pend_s;
+	usec_t pend_budget;
+	bool before_done, before_cut_short;
+	unsigned before_n;
+	usec_t before_waited;
 };
 
 #define svc_name(svc) ((svc)->policy->service)
@@ -118,6 +127,14 @@ static void record_decision(struct monitor *m, const struct engine_decision *d, 
 		json_object_object_add(o, "result", json_object_new_string(r < 0 ? strerror(-r) : "ok"));
 	if (note && *note)
 		json_object_object_add(o, "note", json_object_new_string(note));
+	if (m->before_done && action_ends_run(d->action)) {
+		json_object_object_add(o, "before_hooks", json_object_new_int((int)m->before_n));
+		json_object_object_add(o, "before_waited_ms",
+				       json_object_new_int64((int64_t)(m->before_waited / USEC_PER_MSEC)));
+		json_object_object_add(o, "before_budget_ms",
+				       json_object_new_int64((int64_t)(m->pend_budget / USEC_PER_MSEC)));
+		json_object_object_add(o, "before_cut_short", json_object_new_boolean(m->before_cut_short));
+	}
 	write_record(m, action_kind_to_string(d->action), d->reason, o);
 }
 
@@ -184,15 +201,94 @@ static struct followup *schedule_followup(struct monitor *m, const struct engine
 
 /* --- the sample loop ----------------------------------------------------------- */
 
+static void carry_out_now(struct monitor *m, const struct engine_decision *d, const struct engine_sample *s);
+
+static void on_before_done(void *data, bool cut_short, usec_t waited, unsigned n)
+{
+	struct monitor *m = data;
+
+	m->wait = NULL;
+	m->before_done = true;
+	m->before_cut_short = cut_short;
+	m->before_n = n;
+	m->before_waited = waited;
+	if (cut_short)
+		log_notice("%s: before hooks still running after %.1fs (the most the time to memory.max allows): "
+			   "the %s goes on", svc_name(m->svc), (double)waited / USEC_PER_SEC,
+			   action_kind_to_string(m->pend_d.action));
+	if (m->running)
+		carry_out_now(m, &m->pend_d, &m->pend_s);
+	m->before_done = false;
+}
+
+/* How long a kill or restart may wait for its before hooks: their longest
+ * timeout, and never more than half the predicted time to memory.max (the
+ * other half is the stop's). 0: no before hook applies. */
+static usec_t before_budget(struct monitor *m, const struct engine_decision *d)
+{
+	usec_t t = hooks_before_timeout(m->ms->cfg.hooks, &m->svc->policy->hooks, action_kind_to_string(d->action));
+
+	if (t && d->time_to_max_ms >= 0) {
+		usec_t half = (usec_t)d->time_to_max_ms * USEC_PER_MSEC / 2;
+
+		t = half < t ? half : t;
+		t = t ? t : 1; /* already there: the hooks start, the kill does not wait */
+	}
+	return t;
+}
+
+/* Starts the before hooks of a kill or restart: 0 when it now waits for
+ * them (on_before_done carries it out). */
+static int start_before(struct monitor *m, const struct engine_decision *d, const struct engine_sample *s)
+{
+	struct json_object *rec, *o;
+	usec_t budget;
+	int r;
+
+	if (!m->ms->cfg.hooks || d->verdict != VERDICT_ACT || d->dry_run || d->undo ||
+	    (d->action != ACTION_KILL && d->action != ACTION_RESTART))
+		return -ENOENT;
+	budget = before_budget(m, d);
+	if (!budget)
+		return -ENOENT;
+	rec = service_record(m->svc, "engine", action_kind_to_string(d->action), d->reason);
+	o = decision_json(d);
+	if (!rec || !o) {
+		json_object_put(rec);
+		json_object_put(o);
+		return -ENOMEM;
+	}
+	json_object_object_foreach(o, key, val)
+		json_object_object_add(rec, key, json_object_get(val));
+	json_object_put(o);
+	m->pend_d = *d;
+	m->pend_s = *s;
+	m->pend_budget = budget;
+	r = hooks_before(m->ms->cfg.hooks, rec, &m->svc->policy->hooks, budget, on_before_done, m, &m->wait);
+	json_object_put(rec);
+	return r;
+}
+
 static void carry_out(struct monitor *m, const struct engine_decision *d, const struct engine_sample *s)
+{
+	m->last = *d;
+	m->have_last = true;
+	/* One kill or restart at a time: while one waits for its hooks, the
+	 * next decision to end the run is that same one again. */
+	if (m->wait && d->verdict == VERDICT_ACT && action_ends_run(d->action))
+		return;
+	if (start_before(m, d, s) == 0)
+		return;
+	carry_out_now(m, d, s);
+}
+
+static void carry_out_now(struct monitor *m, const struct engine_decision *d, const struct engine_sample *s)
 {
 	struct service *svc = m->svc;
 	struct followup *f = NULL;
 	struct act_result res;
 	int r = 0;
 
-	m->last = *d;
-	m->have_last = true;
 	m->last_at = now_monotonic();
 	if (d->verdict != VERDICT_ACT) {
 		record_decision(m, d, 0, NULL);
@@ -375,6 +471,10 @@ static void monitor_stop(struct monitor *m)
 {
 	if (!m || !m->running)
 		return;
+	/* A kill or restart waiting for its hooks is dropped with the run
+	 * (the service ended, or a reload starts the engine afresh). */
+	hooks_wait_cancel(m->wait);
+	m->wait = NULL;
 	pressure_stop(m->pressure);
 	m->pressure = NULL;
 	m->running = false;

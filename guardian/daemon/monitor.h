@@ -8,6 +8,7 @@
 
 #include "actionlog.h"
 #include "cgwatch.h"
+#include "hooks.h"
 #include "supervisor.h"
 
 struct monitors_config {
@@ -15,6 +16,7 @@ struct monitors_config {
 	struct cgwatch *watch;
 	struct actionlog *log; /* may be NULL */
 	const char *proc_root; /* for the machine's free swap; NULL: /proc */
+	struct hooks *hooks;   /* before hooks for the engine's kills and restarts; NULL: none */
 };
 
 struct monitors;

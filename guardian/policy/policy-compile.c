@@ -918,6 +918,7 @@ int policy_compile(struct pctx *c, const struct ynode *root, struct policy *p)
 		FIELD("no_new_privileges", f_bool, offsetof(struct policy, no_new_privileges)),
 		FIELD("sample_interval", f_sample_interval, offsetof(struct policy, sample_interval)),
 		FIELD("pressure", f_pressure, 0),
+		FIELD("hooks", f_hooks, offsetof(struct policy, hooks)),
 	};
 
 	policy_defaults(p);

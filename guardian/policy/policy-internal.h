@@ -99,3 +99,9 @@ int f_rules(struct pctx *c, const struct ynode *v, void *dst);  /* struct policy
 void host_limits_read(const char *proc_root, struct host_limits *ret);
 int check_rlimit_ceiling(struct pctx *c, const struct ynode *v, int resource, uint64_t value);
 int policy_resolve_cred(struct pctx *c, const struct ynode *root, struct policy *p);
+
+/* A policy file's bytes, refused when not a regular file or writable by
+ * others while root (policy.c); every problem added to d. */
+int read_policy_file(const char *path, char **ret, size_t *ret_len, struct diag *d);
+/* The hooks: section (policy-hooks.c); dst is a struct hookset *. */
+int f_hooks(struct pctx *c, const struct ynode *v, void *dst);

@@ -89,7 +89,7 @@ static bool owner_unsafe(uid_t owner, uid_t euid)
 	return euid == 0 && owner != 0;
 }
 
-static int read_policy_file(const char *path, char **ret, size_t *ret_len, struct diag *d)
+int read_policy_file(const char *path, char **ret, size_t *ret_len, struct diag *d)
 {
 	/* Non-blocking: a FIFO named x.yaml must not hang the load. */
 	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
@@ -409,6 +409,7 @@ void policy_free(struct policy *p)
 	strv_free(p->kube.annotations);
 	strv_free(p->kube.containers);
 	free(p->kube.pod_logs);
+	hookset_free(&p->hooks);
 	free(p);
 }
 
@@ -429,7 +430,10 @@ int policy_instance(const struct policy *p, const char *name, struct policy **re
 	q->kube.namespaces = q->kube.labels = q->kube.annotations = q->kube.containers = NULL;
 	q->kube.pod_logs = NULL;
 	q->rules = p->n_rules ? calloc(p->n_rules, sizeof(*q->rules)) : NULL;
-	if (!q->path || !q->service || (p->n_rules && !q->rules)) {
+	if (hookset_copy(&p->hooks, &q->hooks) < 0)
+		q->hooks = (struct hookset){ 0 };
+	if (!q->path || !q->service || (p->n_rules && !q->rules) || (p->hooks.n_after && !q->hooks.n_after) ||
+	    (p->hooks.n_before && !q->hooks.n_before)) {
 		q->n_rules = 0;
 		policy_free(q);
 		return -ENOMEM;

@@ -119,6 +119,48 @@ struct policy_cred {
 	char *home, *shell; /* the user's passwd entry; NULL without user */
 };
 
+/* hooks: commands run after guardian's or the kernel's kills and
+ * restarts (policy-hooks.c). */
+enum hook_event {
+	HOOK_ON_KILL = 1 << 0,
+	HOOK_ON_RESTART = 1 << 1,
+	HOOK_ON_OOM_KILL = 1 << 2,
+	HOOK_ON_SIGNAL = 1 << 3,
+	HOOK_ON_GIVE_UP = 1 << 4,
+	HOOK_ON_ALL = (1 << 5) - 1,
+};
+
+struct hook {
+	char **command;          /* argv; a string becomes sh -c */
+	char *user;              /* NULL: guardian's user */
+	struct policy_cred cred; /* user resolved at load, as a service's */
+	unsigned on;             /* HOOK_ON_* mask; default all */
+	usec_t timeout;          /* killed (SIGKILL) past it; default 10s */
+	unsigned max_per_minute; /* runs started per minute, the rest skipped; default 10 */
+	unsigned line;           /* where it was written, for its records */
+};
+
+struct hookset {
+	struct hook *after;
+	size_t n_after;
+	/* Run before the engine's own kill or restart, which waits for them
+	 * at most their timeout and never past half the time left to
+	 * memory.max; `on` is kill and/or restart; default timeout 2s. */
+	struct hook *before;
+	size_t n_before;
+};
+
+/* The record action (kill, restart, oom-kill, signal, give-up) a hook's
+ * `on` names, or 0 for any other action. */
+unsigned hook_event_of_action(const char *action);
+/* A daemon-wide hooks file (--hooks): a map with the same keys as a
+ * policy's hooks:, checked the same way (user resolved through NSS).
+ * 0, or a negative errno with every problem added to d. */
+struct diag;
+int hookset_load_file(const char *path, struct hookset *ret, struct diag *d);
+void hookset_free(struct hookset *h);
+int hookset_copy(const struct hookset *from, struct hookset *ret);
+
 struct policy {
 	char *path;               /* file it came from */
 	char *service;            /* name; also the cgroup directory name */
@@ -206,6 +248,7 @@ struct policy {
 	bool dry_run;     /* record decisions, change nothing */
 	bool no_new_privileges; /* PR_SET_NO_NEW_PRIVS in the child; default true */
 	usec_t sample_interval; /* rule cycle, default 1s */
+	struct hookset hooks;
 };
 
 /* Diagnostics: every problem found while loading, already formatted as

@@ -23,6 +23,8 @@ PARENTS = {
     ("health_kind", "tcp"): "health[].tcp",
     ("rule_item", "fields"): "rules[]",
     ("rule_when", "fields"): "rules[].when",
+    # one table for both lists of hooks
+    ("hook_item", "fields"): ["hooks.after[]", "hooks.before[]"],
 }
 ROOT = "policy_compile"
 
@@ -45,7 +47,7 @@ def functions(text):
 def loader_keys(src):
     tables = []  # (function, table name, [(key, handler)])
     rlimits = []
-    for name in ("policy-compile.c", "policy-checks.c"):
+    for name in ("policy-compile.c", "policy-checks.c", "policy-hooks.c"):
         text = open(f"{src}/guardian/policy/{name}").read()
         for fn, body in functions(text).items():
             for t in re.finditer(r"static const struct field (\w+)\[\] = \{(.*?)\};", body, re.S):
@@ -72,11 +74,12 @@ def loader_keys(src):
     keys = set()
     for fn, table, entries in tables:
         try:
-            parent = path_of(fn, table)
+            parents = path_of(fn, table)
         except KeyError as e:
             fail(f"cannot tell where the field table in {e} sits: add it to PARENTS in {__file__}")
             continue
-        keys.update(f"{parent}.{k}" if parent else k for k, _ in entries)
+        for parent in parents if isinstance(parents, list) else [parents]:
+            keys.update(f"{parent}.{k}" if parent else k for k, _ in entries)
     keys.update(f"rlimits.{r}" for r in rlimits)
     return keys
 

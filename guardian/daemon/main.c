@@ -314,16 +314,22 @@ static int take_lock(const char *state_dir, int *ret_fd)
 	return 0;
 }
 
+/* A load's warnings and errors into the log; d is emptied. */
+static void log_diag(struct diag *d)
+{
+	for (size_t i = 0; i < d->n_warnings; i++)
+		log_warning("%s", d->warnings[i]);
+	for (size_t i = 0; i < d->n; i++)
+		log_error("%s", d->msgs[i]);
+	diag_free(d);
+}
+
 static int load_hooks(const char *path, struct hookset *ret)
 {
 	struct diag d = { 0 };
 	int r = hookset_load_file(path, ret, &d);
 
-	for (size_t i = 0; i < d.n_warnings; i++)
-		log_warning("%s", d.warnings[i]);
-	for (size_t i = 0; i < d.n; i++)
-		log_error("%s", d.msgs[i]);
-	diag_free(&d);
+	log_diag(&d);
 	if (r < 0)
 		return log_error_errno(r, "--hooks %s: cannot load the hooks", path);
 	log_info("--hooks %s: %zu hook(s)", path, ret->n_after);
@@ -335,11 +341,7 @@ static int load_policies(const struct options *o, struct policy ***ret, size_t *
 	struct diag d = { 0 };
 	int r = policy_load_dir_at(o->policies, o->proc_root, ret, ret_n, &d);
 
-	for (size_t i = 0; i < d.n_warnings; i++)
-		log_warning("%s", d.warnings[i]);
-	for (size_t i = 0; i < d.n; i++)
-		log_error("%s", d.msgs[i]);
-	diag_free(&d);
+	log_diag(&d);
 	if (r < 0)
 		return log_error_errno(r, "cannot load the policies in %s", o->policies);
 	if (*ret_n == 0)

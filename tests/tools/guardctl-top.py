@@ -102,6 +102,17 @@ def screens(out):
     return out.split(b"\033[H")[1:]
 
 
+def ended(proc, master):
+    """Its exit status (None: killed after 20 s) and what it wrote up to
+    leaving the alternate screen."""
+    try:
+        rc = proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        rc = None
+    return rc, read_until(master, lambda o: b"\033[?1049l" in o, timeout=5)
+
+
 master, slave, before, proc = start_tty()
 n0 = len(requests)
 out = read_until(master, lambda o: len(screens(o)) >= 3 and b"nolimit" in screens(o)[-1])
@@ -125,12 +136,7 @@ scr = screens(out)[-1].decode(errors="replace").replace("\033[K", "").replace("\
 widths = [len(l.rstrip("\r")) for l in scr.split("\n")]
 ok(max(widths) <= 70, "tty: after SIGWINCH the lines fit a 70-column terminal (widest %d)" % max(widths))
 os.write(master, b"q")
-try:
-    rc = proc.wait(timeout=20)
-except subprocess.TimeoutExpired:
-    proc.kill()
-    rc = None
-out = read_until(master, lambda o: b"\033[?1049l" in o, timeout=5)
+rc, out = ended(proc, master)
 ok(rc == 0, "tty: q quits with exit 0 (%s)" % rc)
 ok(out.endswith(b"\033[?25h\033[?1049l"), "tty: cursor shown and the main screen back", repr(out[-40:]))
 ok(termios.tcgetattr(slave) == before, "tty: the terminal's modes restored after q")
@@ -140,12 +146,7 @@ os.close(slave)
 master, slave, before, proc = start_tty()
 read_until(master, lambda o: len(screens(o)) >= 1)
 proc.send_signal(signal.SIGTERM)
-try:
-    rc = proc.wait(timeout=20)
-except subprocess.TimeoutExpired:
-    proc.kill()
-    rc = None
-out = read_until(master, lambda o: b"\033[?1049l" in o, timeout=5)
+rc, out = ended(proc, master)
 ok(rc == 128 + signal.SIGTERM, "tty: SIGTERM ends it (exit %s)" % rc)
 ok(b"\033[?1049l" in out and termios.tcgetattr(slave) == before, "tty: the terminal restored after SIGTERM")
 os.close(master)

@@ -113,8 +113,8 @@ def ended(proc, master):
     return rc, read_until(master, lambda o: b"\033[?1049l" in o, timeout=5)
 
 
+n0 = len(requests)  # before top starts: its first request may come before the next line
 master, slave, before, proc = start_tty()
-n0 = len(requests)
 out = read_until(master, lambda o: len(screens(o)) >= 3 and b"nolimit" in screens(o)[-1])
 ok(out.startswith(b"\033[?1049h"), "tty: draws on the alternate screen")
 ok(len(screens(out)) >= 3 and len(requests) - n0 >= 3, "tty: refreshes (%d screens, %d requests)"

@@ -581,9 +581,7 @@ static bool rec_acted(struct json_object *rec)
 	return !decision || strcmp(decision, "act") == 0 || strcmp(decision, "escalate") == 0;
 }
 
-/* "working_set" -> "GUARDIAN_WORKING_SET": journal field names are
- * upper-case letters, digits and underscores, at most 64 bytes. */
-static void field_name(const char *key, char *out, size_t size)
+void actionlog_field_name(const char *key, char *out, size_t size)
 {
 	size_t n = (size_t)snprintf(out, size, "GUARDIAN_");
 
@@ -682,7 +680,7 @@ struct actionlog_journal_entry *actionlog_journal_entry(struct json_object *rec)
 			break;
 		if (!v || strcmp(k, "time") == 0)
 			continue;
-		field_name(k, name, sizeof(name));
+		actionlog_field_name(k, name, sizeof(name));
 		if (json_object_is_type(v, json_type_string))
 			r = entry_add(e, cap, fmt_field("%s=%s", name, json_object_get_string(v)));
 		else

@@ -87,3 +87,8 @@ struct actionlog_journal_entry;
 struct actionlog_journal_entry *actionlog_journal_entry(struct json_object *rec);
 size_t actionlog_journal_entry_fields(const struct actionlog_journal_entry *e, const struct iovec **iov);
 void actionlog_journal_entry_free(struct actionlog_journal_entry *e);
+
+/* A record's key as a journal field or hook environment name:
+ * "working_set" -> "GUARDIAN_WORKING_SET" (upper-case letters, digits and
+ * underscores, at most 64 bytes). */
+void actionlog_field_name(const char *key, char *out, size_t size);

@@ -1,7 +1,6 @@
 /* hooks.c: the hooks at work: a record that names a kill, restart, OOM
  * kill, foreign signal or give-up starts its hooks, each a child watched
  * through its pidfd on the loop and SIGKILLed at its timeout. */
-#include <ctype.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -110,15 +109,14 @@ void hooks_free(struct hooks *h)
 static int env_push(struct env_var **env, size_t *n, const char *key, const char *value)
 {
 	struct env_var *v = realloc(*env, (*n + 1) * sizeof(**env));
-	char *name;
+	char field[80], *name;
 
 	if (!v)
 		return -ENOMEM;
 	*env = v;
-	if (asprintf(&name, "GUARDIAN_%s", key) < 0)
+	actionlog_field_name(key, field, sizeof(field));
+	if (!(name = strdup(field)))
 		return -ENOMEM;
-	for (char *c = name; *c; c++)
-		*c = *c == '-' ? '_' : (char)toupper((unsigned char)*c);
 	v[*n].name = name;
 	v[*n].value = strdup(value);
 	if (!v[*n].value) {

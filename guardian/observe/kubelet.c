@@ -316,6 +316,7 @@ size_t kube_pods_mark_changes(const struct kube_pods *old, struct kube_pods *fre
 					    !meta_same(was->annotations, pod->annotations));
 		n += pod->meta_changed;
 	}
+	fresh->n_meta_changed = n;
 	return n;
 }
 

@@ -39,6 +39,7 @@ struct kube_pod {
 struct kube_pods {
 	struct kube_pod *pods;
 	size_t n;
+	size_t n_meta_changed; /* pods with meta_changed (kube_pods_mark_changes) */
 };
 
 /* Parse the kubelet's PodList. -EBADMSG with why in err when it is not
@@ -47,7 +48,8 @@ int kube_pods_parse(const char *json, size_t len, struct kube_pods *ret, char *e
 void kube_pods_clear(struct kube_pods *p);
 const struct kube_pod *kube_pods_find(const struct kube_pods *p, const char *uid);
 /* Sets meta_changed on each pod of fresh that old lists with other
- * labels or annotations (order aside); returns how many. */
+ * labels or annotations (order aside); returns how many, also kept in
+ * fresh->n_meta_changed. */
 size_t kube_pods_mark_changes(const struct kube_pods *old, struct kube_pods *fresh);
 const struct kube_container *kube_pod_container(const struct kube_pod *pod, const char *id);
 /* The value of key in a labels/annotations array, or NULL. */

@@ -653,12 +653,7 @@ void supervisor_unwatch_all(struct supervisor *s)
 static void kube_meta_changed(struct watch_set *ws, const struct kube_pods *pods)
 {
 	struct supervisor *s = ws->sup;
-	bool any = false;
 
-	for (size_t i = 0; i < pods->n && !any; i++)
-		any = pods->pods[i].meta_changed;
-	if (!any)
-		return;
 	for (size_t i = 0; i < s->n_services; i++) {
 		struct service *svc = s->services[i];
 		const struct kube_pod *pod;
@@ -710,7 +705,7 @@ void supervisor_kube_update(struct supervisor *s)
 		}
 		free(v);
 	}
-	for (size_t i = 0; pods && i < s->n_watches; i++)
+	for (size_t i = 0; pods && pods->n_meta_changed && i < s->n_watches; i++)
 		if (s->watches[i]->policy->kube.on)
 			kube_meta_changed(s->watches[i], pods);
 	/* Guarded while the kubelet could not be asked: its names now. */

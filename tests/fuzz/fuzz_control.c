@@ -111,7 +111,8 @@ static void check_request(const char *line)
 	} else if (r == -EBADMSG) {
 		check(!req.cmd && !req.service);
 		check(memchr(err, '\0', sizeof(err)));
-		check(strcmp(err, "malformed request") == 0 || strncmp(err, "unknown command '", 17) == 0);
+		check(strcmp(err, "malformed request") == 0 || strcmp(err, "'service' must be a string") == 0 ||
+		      strncmp(err, "unknown command '", 17) == 0);
 	} else
 		check(r == -ENOMEM);
 	control_request_free(&req);

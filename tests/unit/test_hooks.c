@@ -1,6 +1,9 @@
 /* test_hooks.c: the hooks: section (keys, defaults, errors at file:line:key,
- * the hook's user resolved at load), the daemon-wide hooks file, and the
- * environment a hook gets from its record. */
+ * the hook's user resolved at load), the daemon-wide hooks file, the
+ * environment a hook gets from its record, and the runner on a real loop:
+ * after hooks recorded with their exit, max_per_minute, and the engine's
+ * wait for its before hooks (ended by their exit, or by the budget while
+ * the hook runs on to its own timeout). */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,6 +16,7 @@
 #include <cmocka.h>
 
 #include "hooks.h"
+#include "loop.h"
 #include "policy.h"
 #include "tmptree.h"
 
@@ -227,6 +231,212 @@ static void test_environment_carries_the_records_fields(void **state)
 	json_object_put(rec);
 }
 
+/* --- the runner on a real loop ------------------------------------------- */
+
+#define MAX_SEEN 16
+
+struct runner {
+	char dir[256];
+	struct loop *loop;
+	struct actionlog *log;
+	struct hooks *h;
+	struct loop_source *deadline;
+	struct json_object *seen[MAX_SEEN]; /* the "hook" records, in order */
+	size_t n_seen, want_seen;
+	bool done_called, want_done, cut_short;
+	usec_t waited;
+	unsigned n_hooks;
+};
+
+static void runner_maybe_quit(struct runner *t)
+{
+	if (t->n_seen >= t->want_seen && (!t->want_done || t->done_called))
+		loop_quit(t->loop, 0);
+}
+
+static void collect(void *data, struct json_object *rec)
+{
+	struct runner *t = data;
+	struct json_object *v;
+
+	if (json_object_object_get_ex(rec, "action", &v) && strcmp(json_object_get_string(v), "hook") == 0 &&
+	    t->n_seen < MAX_SEEN)
+		t->seen[t->n_seen++] = json_object_get(rec);
+	runner_maybe_quit(t);
+}
+
+static int on_deadline(struct loop_source *src, int fd, uint32_t revents, void *data)
+{
+	struct runner *t = data;
+
+	loop_quit(t->loop, -ETIMEDOUT);
+	return 0;
+}
+
+static void runner_start(struct runner *t, const struct hookset *daemon)
+{
+	*t = (struct runner){ 0 };
+	tmptree_new(t->dir, sizeof(t->dir), "hooks");
+	assert_int_equal(loop_new(&t->loop), 0);
+	assert_int_equal(actionlog_open(t->dir, 0, 0, &t->log), 0);
+	assert_int_equal(hooks_new(t->loop, t->log, NULL, daemon, &t->h), 0);
+	assert_int_equal(actionlog_add_observer(t->log, hooks_on_record, t->h), 0);
+	assert_int_equal(actionlog_add_observer(t->log, collect, t), 0);
+}
+
+/* Runs the loop until what is wanted came, or 30 s (a failure). */
+static void runner_run(struct runner *t)
+{
+	assert_int_equal(loop_add_timer(t->loop, 30 * USEC_PER_SEC, on_deadline, t, &t->deadline), 0);
+	assert_int_equal(loop_run(t->loop), 0);
+	loop_source_freep(&t->deadline);
+}
+
+static void runner_stop(struct runner *t)
+{
+	hooks_free(t->h);
+	actionlog_close(t->log);
+	loop_free(t->loop);
+	for (size_t i = 0; i < t->n_seen; i++)
+		json_object_put(t->seen[i]);
+	tmptree_remove(t->dir);
+}
+
+static const char *field(struct json_object *rec, const char *key)
+{
+	struct json_object *v;
+
+	return json_object_object_get_ex(rec, key, &v) ? json_object_get_string(v) : NULL;
+}
+
+static struct hook shell_hook(char **argv, unsigned on, usec_t timeout, unsigned max_per_minute, unsigned line)
+{
+	return (struct hook){ .command = argv, .on = on, .timeout = timeout, .max_per_minute = max_per_minute,
+			      .line = line };
+}
+
+static void test_after_hooks_run_are_recorded_and_rate_limited(void **state)
+{
+	struct runner t;
+	char script[512], out[600], text[256] = "";
+	char *argv[] = { "/bin/sh", "-c", script, NULL };
+	struct hook after;
+	struct hookset hs = { .after = &after, .n_after = 1 };
+	FILE *f;
+
+	runner_start(&t, &hs);
+	snprintf(out, sizeof(out), "%s/out", t.dir);
+	snprintf(script, sizeof(script), "echo \"$GUARDIAN_SERVICE $GUARDIAN_ACTION $GUARDIAN_HOOK\" >> %s; exit 3", out);
+	after = shell_hook(argv, HOOK_ON_KILL, 10 * USEC_PER_SEC, 2, 7);
+
+	/* A restart is not what the hook is on; four kills, two of them over
+	 * max_per_minute: the first over it is recorded, the next only counted. */
+	assert_int_equal(actionlog_write(t.log, actionlog_record("web", "g/web", "engine", "restart", "r")), 0);
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(actionlog_write(t.log, actionlog_record("web", "g/web", "engine", "kill", "k")), 0);
+	assert_int_equal(t.n_seen, 1);
+	assert_string_equal(field(t.seen[0], "reason"), "skipped: over max_per_minute");
+	assert_string_equal(field(t.seen[0], "for"), "kill");
+	assert_string_equal(field(t.seen[0], "line"), "7");
+	assert_string_equal(field(t.seen[0], "max_per_minute"), "2");
+
+	t.want_seen = 3;
+	runner_run(&t);
+	for (size_t i = 1; i < 3; i++) {
+		assert_string_equal(field(t.seen[i], "reason"), "exited with 3");
+		assert_string_equal(field(t.seen[i], "exit_code"), "3");
+		assert_string_equal(field(t.seen[i], "for"), "kill");
+		assert_string_equal(field(t.seen[i], "phase"), "after");
+		assert_string_equal(field(t.seen[i], "scope"), "daemon");
+		assert_string_equal(field(t.seen[i], "service"), "web");
+		assert_string_equal(field(t.seen[i], "timed_out"), "false");
+		assert_non_null(field(t.seen[i], "duration_ms"));
+	}
+	f = fopen(out, "r");
+	assert_non_null(f);
+	assert_int_equal(fread(text, 1, sizeof(text) - 1, f) > 0, 1);
+	fclose(f);
+	assert_string_equal(text, "web kill after\nweb kill after\n");
+	runner_stop(&t);
+}
+
+static void on_done(void *data, bool cut_short, usec_t waited, unsigned n_hooks)
+{
+	struct runner *t = data;
+
+	t->done_called = true;
+	t->cut_short = cut_short;
+	t->waited = waited;
+	t->n_hooks = n_hooks;
+	runner_maybe_quit(t);
+}
+
+static void test_before_hook_that_exits_ends_the_wait(void **state)
+{
+	struct runner t;
+	char *argv[] = { "/bin/sh", "-c", "exit 0", NULL };
+	struct hook before = shell_hook(argv, HOOK_ON_KILL | HOOK_ON_RESTART, 5 * USEC_PER_SEC, 10, 3);
+	struct hookset hs = { .before = &before, .n_before = 1 };
+	struct json_object *rec;
+	struct hooks_wait *w = NULL;
+
+	runner_start(&t, &hs);
+	rec = actionlog_record("web", "g/web", "engine", "restart", "r");
+	assert_int_equal(hooks_before_timeout(t.h, NULL, "restart"), 5 * USEC_PER_SEC);
+	assert_int_equal(hooks_before_timeout(t.h, NULL, "oom-kill"), 0);
+	/* A budget far past the hook's run: only its exit can end the wait. */
+	assert_int_equal(hooks_before(t.h, rec, NULL, 25 * USEC_PER_SEC, on_done, &t, &w), 0);
+	t.want_seen = 1;
+	t.want_done = true;
+	runner_run(&t);
+	assert_false(t.cut_short);
+	assert_int_equal(t.n_hooks, 1);
+	assert_true(t.waited < 25 * USEC_PER_SEC);
+	assert_string_equal(field(t.seen[0], "phase"), "before");
+	assert_string_equal(field(t.seen[0], "waited_for"), "true");
+	assert_string_equal(field(t.seen[0], "exit_code"), "0");
+	assert_string_equal(field(t.seen[0], "for"), "restart");
+	json_object_put(rec);
+
+	/* Nothing applies to an OOM kill: no wait, done is never called. */
+	t.done_called = false;
+	rec = actionlog_record("web", "g/web", "kernel", "oom-kill", "r");
+	assert_int_equal(hooks_before(t.h, rec, NULL, USEC_PER_SEC, on_done, &t, &w), -ENOENT);
+	assert_false(t.done_called);
+	json_object_put(rec);
+	runner_stop(&t);
+}
+
+static void test_before_hook_past_the_budget_is_cut_short_then_killed(void **state)
+{
+	struct runner t;
+	char *argv[] = { "/bin/sh", "-c", "exec sleep 60", NULL };
+	struct hook before = shell_hook(argv, HOOK_ON_KILL, 1500 * USEC_PER_MSEC, 10, 9);
+	struct hookset hs = { .before = &before, .n_before = 1 };
+	struct json_object *rec = actionlog_record("web", "g/web", "engine", "kill", "k");
+	struct hooks_wait *w = NULL;
+
+	runner_start(&t, &hs);
+	assert_int_equal(hooks_before(t.h, rec, NULL, 200 * USEC_PER_MSEC, on_done, &t, &w), 0);
+	/* The kill goes on at the budget, the hook runs on to its timeout. */
+	t.want_done = true;
+	runner_run(&t);
+	assert_true(t.cut_short);
+	assert_int_equal(t.n_hooks, 1);
+	assert_true(t.waited >= 200 * USEC_PER_MSEC);
+	assert_int_equal(t.n_seen, 0);
+
+	t.want_seen = 1;
+	runner_run(&t);
+	assert_string_equal(field(t.seen[0], "reason"), "killed at its timeout");
+	assert_string_equal(field(t.seen[0], "timed_out"), "true");
+	assert_string_equal(field(t.seen[0], "signal"), "KILL");
+	assert_string_equal(field(t.seen[0], "waited_for"), "false");
+	assert_true(json_object_get_int64(json_object_object_get(t.seen[0], "duration_ms")) >= 1500);
+	json_object_put(rec);
+	runner_stop(&t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -235,6 +445,9 @@ int main(void)
 		cmocka_unit_test(test_bad_hooks_refused_at_file_line_key),
 		cmocka_unit_test(test_daemon_hooks_file_loads_and_reports_its_errors),
 		cmocka_unit_test(test_environment_carries_the_records_fields),
+		cmocka_unit_test(test_after_hooks_run_are_recorded_and_rate_limited),
+		cmocka_unit_test(test_before_hook_that_exits_ends_the_wait),
+		cmocka_unit_test(test_before_hook_past_the_budget_is_cut_short_then_killed),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

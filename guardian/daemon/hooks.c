@@ -426,14 +426,24 @@ static struct hook_run *start_one(struct hooks *h, const struct hook *hook, cons
 	}
 	r->pid = sr.pid;
 	r->pidfd = sr.pidfd;
-	if (loop_add_fd(h->loop, sr.pidfd, EPOLLIN, true, on_run_exit, r, &r->exit_src) < 0 ||
-	    loop_add_timer(h->loop, hook->timeout, on_run_timeout, r, &r->timer) < 0) {
+	if (loop_add_fd(h->loop, sr.pidfd, EPOLLIN, true, on_run_exit, r, &r->exit_src) < 0) {
+		siginfo_t si;
+
+		/* Reaped here, or it would stay a zombie: a child SIGKILLed
+		 * right after its start is gone at once. */
 		(void)syscall(SYS_pidfd_send_signal, sr.pidfd, SIGKILL, NULL, 0);
-		if (!r->exit_src)
-			close(sr.pidfd);
+		(void)waitid((idtype_t)P_PIDFD, (id_t)sr.pidfd, &si, WEXITED);
+		close(sr.pidfd);
 		record_run(r, "could not watch it (killed)", NULL);
 		run_free(r);
 		return NULL;
+	}
+	if (loop_add_timer(h->loop, hook->timeout, on_run_timeout, r, &r->timer) < 0) {
+		/* Without a timeout it could run forever: killed now, and its
+		 * exit reaped and recorded as any other's. */
+		log_warning("hook %s: cannot arm its timeout, killing it", r->command);
+		r->timed_out = true;
+		(void)syscall(SYS_pidfd_send_signal, sr.pidfd, SIGKILL, NULL, 0);
 	}
 	return r;
 }

@@ -5,6 +5,7 @@
 #include <getopt.h>
 #include <grp.h>
 #include <signal.h>
+#include <sysexits.h>
 #include <sys/file.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
@@ -698,16 +699,19 @@ int main(int argc, char **argv)
 		d.opt.journal = false;
 	}
 	log_set_journal(d.opt.journal);
+	/* A host without cgroup v2's memory controller, or policies that do
+	 * not load, stay so until an admin changes them: EX_CONFIG, which the
+	 * unit's RestartPreventExitStatus= keeps from restarting in a loop. */
 	if (check_host(&d.opt) < 0)
-		return 1;
+		return EX_CONFIG;
 	if (d.opt.check_host_only) {
 		printf("%s: cgroup v2 with the memory controller: usable\n", d.opt.cgroup_root);
 		return 0;
 	}
 	if (load_policies(&d.opt, &policies, &n) < 0)
-		return 1;
+		return EX_CONFIG;
 	if (d.opt.hooks_file && load_hooks(d.opt.hooks_file, &d.daemon_hooks) < 0)
-		return 1;
+		return EX_CONFIG;
 	srandom((unsigned)(now_monotonic() ^ (usec_t)getpid()));
 	{
 		rlim_t nofile;

@@ -1,23 +1,28 @@
 /* log.c: leveled logging to stderr, or to the journal through its native
  * protocol. On stderr the daemon uses "<N>" priority prefixes when run
- * under systemd so the journal keeps levels. */
+ * under systemd so the journal keeps levels. A line for the journal is one
+ * datagram sent without waiting: while journald is not reading (its queue
+ * full, as under memory pressure) lines are dropped and counted, never
+ * a wait in the event loop. */
 #include "log.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/uio.h>
+#include <sys/un.h>
 #include <unistd.h>
-/* CODE_FILE/CODE_LINE would name this file, not the code that logged. */
-#define SD_JOURNAL_SUPPRESS_LOCATION
-#include <systemd/sd-journal.h>
 
 static const char *log_ident = "guardian";
 static enum log_level log_max = LOG_LVL_INFO;
 static int log_prefix;
 static bool log_journal;
+static int journal_fd = -1;
+static const char *journal_path = LOG_JOURNAL_SOCKET;
+static unsigned long long journal_dropped, journal_dropped_said;
 
 bool log_stderr_is_journal(void)
 {
@@ -46,27 +51,102 @@ void log_set_journal(bool on)
 	log_journal = on;
 }
 
-/* One native-protocol entry; 0 or a negative errno (no journald). */
+void log_set_journal_socket(const char *path)
+{
+	journal_path = path ? path : LOG_JOURNAL_SOCKET;
+}
+
+unsigned long long log_journal_dropped(void)
+{
+	return journal_dropped;
+}
+
+/* One field of the native protocol at buf: KEY=VALUE and a newline, or,
+ * for a value with a newline in it, KEY, a newline, the value's length
+ * as 64-bit little endian, the value and a newline. The length written,
+ * or 0 when it does not fit. */
+static size_t journal_field(char *buf, size_t size, const char *key, const char *value)
+{
+	size_t k = strlen(key), v = strlen(value), need;
+	uint64_t len = v;
+
+	if (!strchr(value, '\n')) {
+		need = k + 1 + v + 1;
+		if (need > size)
+			return 0;
+		memcpy(buf, key, k);
+		buf[k] = '=';
+		memcpy(buf + k + 1, value, v);
+		buf[need - 1] = '\n';
+		return need;
+	}
+	need = k + 1 + 8 + v + 1;
+	if (need > size)
+		return 0;
+	memcpy(buf, key, k);
+	buf[k] = '\n';
+	for (int i = 0; i < 8; i++)
+		buf[k + 1 + i] = (char)(len >> (8 * i));
+	memcpy(buf + k + 9, value, v);
+	buf[need - 1] = '\n';
+	return need;
+}
+
+/* One entry as one datagram, never waiting: 0, -EAGAIN while journald is
+ * not reading, or another negative errno (no journald). */
+static int journal_send(enum log_level lvl, const char *msg, int err)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char entry[2400], prio[4], errno_text[16];
+	size_t n = 0, f;
+
+	if (journal_fd < 0) {
+		journal_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+		if (journal_fd < 0)
+			return -errno;
+	}
+	snprintf(prio, sizeof(prio), "%d", lvl);
+	strncpy(sa.sun_path, journal_path, sizeof(sa.sun_path) - 1);
+	f = journal_field(entry, sizeof(entry), "MESSAGE", msg);
+	n += f;
+	n += f ? (f = journal_field(entry + n, sizeof(entry) - n, "PRIORITY", prio)) : 0;
+	n += f ? (f = journal_field(entry + n, sizeof(entry) - n, "SYSLOG_IDENTIFIER", log_ident)) : 0;
+	if (f && err) {
+		snprintf(errno_text, sizeof(errno_text), "%d", abs(err));
+		n += (f = journal_field(entry + n, sizeof(entry) - n, "ERRNO", errno_text));
+	}
+	if (!f)
+		return -EMSGSIZE;
+	if (sendto(journal_fd, entry, n, MSG_DONTWAIT | MSG_NOSIGNAL, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+	return 0;
+}
+
+/* A line for the journal; 0 when it went there or was dropped (counted)
+ * because journald is behind, else a negative errno. */
 static int log_to_journal(enum log_level lvl, const char *msg, int err)
 {
-	char message[2200], prio[16], ident[80], errno_field[32];
-	struct iovec iov[4];
-	size_t n = 0;
+	int r;
 
-	if (err)
-		snprintf(message, sizeof(message), "MESSAGE=%s: %s", msg, strerror(abs(err)));
-	else
-		snprintf(message, sizeof(message), "MESSAGE=%s", msg);
-	snprintf(prio, sizeof(prio), "PRIORITY=%d", lvl);
-	snprintf(ident, sizeof(ident), "SYSLOG_IDENTIFIER=%s", log_ident);
-	iov[n++] = (struct iovec){ message, strlen(message) };
-	iov[n++] = (struct iovec){ prio, strlen(prio) };
-	iov[n++] = (struct iovec){ ident, strlen(ident) };
-	if (err) {
-		snprintf(errno_field, sizeof(errno_field), "ERRNO=%d", abs(err));
-		iov[n++] = (struct iovec){ errno_field, strlen(errno_field) };
+	if (journal_dropped > journal_dropped_said) {
+		char said[128];
+
+		snprintf(said, sizeof(said), "journald was not reading: %llu log line(s) dropped",
+			 journal_dropped - journal_dropped_said);
+		r = journal_send(LOG_LVL_WARN, said, 0);
+		if (r == -EAGAIN) {
+			journal_dropped++;
+			return 0;
+		}
+		if (r == 0)
+			journal_dropped_said = journal_dropped;
 	}
-	return sd_journal_sendv(iov, (int)n);
+	r = journal_send(lvl, msg, err);
+	if (r == -EAGAIN) {
+		journal_dropped++;
+		return 0;
+	}
+	return r;
 }
 
 void log_setup(const char *ident, enum log_level max, int journal_prefix)
@@ -82,18 +162,20 @@ static void log_v(enum log_level lvl, int err, const char *fmt, va_list ap)
 
 	if (lvl > log_max)
 		return;
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	if (err) {
+		int len = vsnprintf(msg, sizeof(msg), fmt, ap);
+
+		if (len >= 0 && (size_t)len < sizeof(msg))
+			snprintf(msg + len, sizeof(msg) - (size_t)len, ": %s", strerror(abs(err)));
+	} else
+		vsnprintf(msg, sizeof(msg), fmt, ap);
 	/* Where journald cannot take it, the line still goes to stderr. */
 	if (log_journal && log_to_journal(lvl, msg, err) == 0)
 		return;
 	if (log_prefix)
-		fprintf(stderr, "<%d>", lvl);
+		fprintf(stderr, "<%d>%s\n", lvl, msg);
 	else
-		fprintf(stderr, "%s: ", log_ident);
-	if (err)
-		fprintf(stderr, "%s: %s\n", msg, strerror(abs(err)));
-	else
-		fprintf(stderr, "%s\n", msg);
+		fprintf(stderr, "%s: %s\n", log_ident, msg);
 }
 
 void log_emit(enum log_level lvl, const char *fmt, ...)

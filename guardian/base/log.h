@@ -16,8 +16,15 @@ bool log_stderr_is_journal(void);
 #define LOG_JOURNAL_SOCKET "/run/systemd/journal/socket"
 bool log_journal_available(void);
 /* Lines go to the journal as native entries with PRIORITY (falling back
- * to stderr when journald does not take them). */
+ * to stderr when there is no journald). A send never waits: a line
+ * journald has no room for is dropped and counted, and the next line that
+ * gets through is preceded by a warning with the count. */
 void log_set_journal(bool on);
+/* For tests: the socket to send to instead of LOG_JOURNAL_SOCKET (NULL
+ * restores it). */
+void log_set_journal_socket(const char *path);
+/* Lines dropped since the start because journald was not reading. */
+unsigned long long log_journal_dropped(void);
 void log_emit(enum log_level lvl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Logs and returns -abs(err) so callers can `return log_errno(r, ...)`. */
 int log_errno_emit(enum log_level lvl, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

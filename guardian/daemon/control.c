@@ -214,6 +214,7 @@ struct json_object *control_status(struct supervisor *sup, const char *only,
 	json_object_object_add(o, "action_log", cfg->actions_path ? json_object_new_string(cfg->actions_path) : NULL);
 	json_object_object_add(o, "action_log_lost", json_object_new_uint64(actionlog_lost(cfg->actions)));
 	json_object_object_add(o, "action_log_journal_lost", json_object_new_uint64(actionlog_journal_lost(cfg->actions)));
+	json_object_object_add(o, "log_journal_dropped", json_object_new_uint64(log_journal_dropped()));
 	json_object_object_add(o, "kubelet", kubelet_json(sup->kubelet));
 	for (size_t i = 0; i < sup->n_services; i++)
 		if (!only || strcmp(only, sup->services[i]->policy->service) == 0)

@@ -89,5 +89,46 @@ check "the follow-up is an entry, not under the restart's id" \
 check "journalctl MESSAGE_ID= lists only the acted records" \
 	[ "$(jcount MESSAGE_ID="$MID_RESTART" MESSAGE_ID="$MID_KILL" GUARDIAN_SERVICE=leak GUARDIAN_SOURCE=engine)" = "$(wc -l <"$T/records.jsonl")" ]
 
+# A journald that stops reading (SIGSTOP: its socket's queue is full after
+# net.unix.max_dgram_qlen datagrams, 10 here) must not stall guardian: a
+# crash loop goes on being restarted, and guardian answers, while its log
+# lines are dropped and counted; once journald reads again the count
+# comes first, and the records held back meanwhile reach actions.jsonl.
+cat >"$P/crasher.yaml" <<YAML
+service: crasher
+command: "exit 3"
+restart: {mode: always, delay: 50ms, max_delay: 100ms}
+YAML
+check "guardctl reload adds the crash loop" "$GUARDCTL" reload
+restarted_past() { [ "$(svc_field crasher restarts)" -ge "$1" ] 2>/dev/null; }
+check "crasher is restarted" wait_for 30000 restarted_past 3
+kill -STOP "$JOURNALD_PID"
+r0=$(svc_field crasher restarts)
+check "with journald stopped, crasher is restarted 30 more times" wait_for 60000 restarted_past $((r0 + 30))
+status_key() { "$GUARDCTL" status --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
+dropped=$(status_key log_journal_dropped)
+diag "restarts $r0 -> $(svc_field crasher restarts) with journald stopped; log lines dropped: $dropped"
+check "the log lines journald had no room for are counted" [ "${dropped:-0}" -gt 0 ]
+records_stalled=$(grep -c '"service":"crasher"' "$LOG")
+kill -CONT "$JOURNALD_PID"
+# The count in the warning is at least what status said before SIGCONT
+# (lines went on being dropped until journald read again).
+said_dropped() {
+	local n
+	n=$(jctl SYSLOG_IDENTIFIER=guardian _PID="$GUARDIAN_PID" PRIORITY=4 -o cat |
+		sed -n 's/^journald was not reading: \([0-9]*\) log line(s) dropped$/\1/p' | head -n 1)
+	[ -n "$n" ] && [ "$n" -ge "$dropped" ]
+}
+check "journald reading again gets the count of dropped lines first" wait_for 30000 said_dropped
+lines_after_count() {
+	jctl SYSLOG_IDENTIFIER=guardian _PID="$GUARDIAN_PID" -o cat |
+		awk '/^journald was not reading/ { seen = 1; next } seen && /^crasher: restarting in/ { n++ } END { exit !(n > 0) }'
+}
+check "and then guardian's lines again" wait_for 30000 lines_after_count
+records_past() { [ "$(grep -c '"service":"crasher"' "$LOG")" -gt "$1" ]; }
+check "the records held back meanwhile reach actions.jsonl ($records_stalled then)" \
+	wait_for 30000 records_past "$records_stalled"
+check "none was lost" [ "$(status_key action_log_lost)" = 0 ]
+
 guardian_kill
 done_testing

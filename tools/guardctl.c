@@ -2,6 +2,8 @@
  * daemon, and status/start/stop through the control socket. */
 #include <getopt.h>
 #include <json-c/json.h>
+#include <math.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -11,6 +13,15 @@
 #include "util.h"
 
 #define DEFAULT_SOCKET "/run/guardian/guardian.sock"
+/* status, log, explain and top answer at once from a working daemon; the
+ * commands that change state answer once their service has settled, which
+ * the policies' stop timeouts bound, so they wait without a limit. */
+#define DEFAULT_TIMEOUT (30 * USEC_PER_SEC)
+
+/* How long a request may take (connect, send, the whole answer); 0: no
+ * limit. timeout_given: --timeout was given, for every command. */
+static usec_t request_timeout = DEFAULT_TIMEOUT;
+static bool timeout_given;
 
 static void usage(FILE *out)
 {
@@ -37,6 +48,9 @@ static void usage(FILE *out)
 		"answer once the service has settled.\n\n"
 		"Options:\n"
 		"  --socket PATH             control socket of the daemon\n"
+		"  --timeout DURATION        give up on an answer after DURATION (30s, 2m, or\n"
+		"                            seconds; 0: wait for ever); default 30s for status,\n"
+		"                            log, explain and top, no limit for the others\n"
 		"  --help, --version\n");
 }
 
@@ -119,10 +133,20 @@ static int connect_daemon(const char *path)
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
+	/* A daemon too stuck to accept fills its backlog, and a connect then
+	 * waits: up to the send timeout, which bounds it. */
+	if (request_timeout) {
+		struct timeval tv = { .tv_sec = (time_t)(request_timeout / USEC_PER_SEC),
+				      .tv_usec = (suseconds_t)(request_timeout % USEC_PER_SEC) };
+
+		(void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	}
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
 		return fd;
 	int err = errno;
 	close(fd);
+	if (err == EAGAIN)
+		return -ETIMEDOUT;
 	if (err == ENOENT)
 		fprintf(stderr, "guardctl: guardian is not running (no socket at %s)\n", path);
 	else if (err == ECONNREFUSED)
@@ -135,9 +159,48 @@ static int connect_daemon(const char *path)
 	return -err;
 }
 
+static void say_timed_out(const char *socket_path, const char *cmd)
+{
+	fprintf(stderr, "guardctl %s: no answer from guardian at %s within %gs: it may be stuck (see its log, "
+			"journalctl -u guardian); --timeout waits longer, 0 for ever\n",
+		cmd, socket_path, (double)request_timeout / USEC_PER_SEC);
+	if (strcmp(cmd, "status") && strcmp(cmd, "explain"))
+		fprintf(stderr, "guardctl %s: the command was sent; guardian carries it out when it gets to it\n",
+			cmd);
+}
+
+/* Waits for fd to be readable until deadline (0: none): 1, or 0 past it. */
+static int wait_readable(int fd, usec_t deadline)
+{
+	for (;;) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		usec_t now = now_monotonic();
+		int ms = -1, r;
+
+		if (deadline) {
+			if (now >= deadline)
+				return 0;
+			ms = (int)((deadline - now + USEC_PER_MSEC - 1) / USEC_PER_MSEC);
+		}
+		r = poll(&p, 1, ms);
+		if (r > 0)
+			return 1;
+		if (r < 0 && errno != EINTR)
+			return 1; /* the read says what is wrong */
+	}
+}
+
+void request_set_timeout(const char *cmd)
+{
+	if (!timeout_given && cmd && strcmp(cmd, "status") && strcmp(cmd, "log") && strcmp(cmd, "explain") &&
+	    strcmp(cmd, "top"))
+		request_timeout = 0;
+}
+
 int request(const char *socket_path, const char *cmd, const char *service,
 		   struct json_object **ret)
 {
+	usec_t deadline = request_timeout ? now_monotonic() + request_timeout : 0;
 	_cleanup_close_ int fd = connect_daemon(socket_path);
 	struct json_object *req = json_object_new_object(), *reply;
 	_cleanup_free_ char *buf = NULL;
@@ -145,6 +208,8 @@ int request(const char *socket_path, const char *cmd, const char *service,
 	const char *line;
 	int r;
 
+	if (fd == -ETIMEDOUT)
+		say_timed_out(socket_path, cmd);
 	if (fd < 0) {
 		json_object_put(req);
 		return fd;
@@ -164,6 +229,10 @@ int request(const char *socket_path, const char *cmd, const char *service,
 			if (!n)
 				return -ENOMEM;
 			buf = n;
+		}
+		if (!wait_readable(fd, deadline)) {
+			say_timed_out(socket_path, cmd);
+			return -ETIMEDOUT;
 		}
 		ssize_t n = read(fd, buf + len, cap - len - 1);
 		if (n < 0 && errno == EINTR)
@@ -361,10 +430,27 @@ static int cmd_daemon(const char *sock, const char *cmd, int argc, char **argv)
 	return 0;
 }
 
+/* --timeout: a duration, a number of seconds, or 0. */
+static int parse_timeout(const char *s, usec_t *ret)
+{
+	char *end;
+	double v;
+
+	if (parse_duration(s, ret) == 0)
+		return 0;
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || end == s || *end || !isfinite(v) || v < 0 || v > 86400.0 * 365)
+		return -EINVAL;
+	*ret = (usec_t)(v * USEC_PER_SEC);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "socket", required_argument, NULL, 's' },
+		{ "timeout", required_argument, NULL, 't' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{},
@@ -379,6 +465,14 @@ int main(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "+", longopts, NULL)) != -1) {
 		switch (c) {
 		case 's': sock = optarg; break;
+		case 't':
+			if (parse_timeout(optarg, &request_timeout) < 0) {
+				fprintf(stderr, "guardctl: --timeout: '%s' is not a duration (30s, 2m, 500ms), a "
+						"number of seconds, or 0 for no limit\n", optarg);
+				return 2;
+			}
+			timeout_given = true;
+			break;
 		case 'h': usage(stdout); return 0;
 		case 'V': printf("guardctl %s\n", GUARDIAN_VERSION); return 0;
 		default:
@@ -394,6 +488,8 @@ int main(int argc, char **argv)
 	const char *cmd = argv[optind];
 	int rest = argc - optind - 1;
 	char **args = argv + optind + 1;
+
+	request_set_timeout(cmd);
 
 	if (strcmp(cmd, "check") == 0)
 		return cmd_check(rest, args);

@@ -31,6 +31,7 @@ _guardctl()
 	for ((i = 1; i < cword; i++)); do
 		case ${words[i]} in
 		--socket) socket=(--socket "${words[i + 1]}"); ((i++)) ;;
+		--timeout) ((i++)) ;;
 		-*) ;;
 		*) command=${words[i]}; break ;;
 		esac
@@ -38,7 +39,7 @@ _guardctl()
 
 	COMPREPLY=()
 	case $prev in
-	--interval) return ;; # a number of seconds
+	--interval|--timeout) return ;; # a number of seconds, a duration
 	--socket|--file)
 		compopt -o filenames 2>/dev/null
 		COMPREPLY=($(compgen -f -- "$cur"))
@@ -47,7 +48,7 @@ _guardctl()
 
 	if [ -z "$command" ]; then
 		if [[ $cur == -* ]]; then
-			COMPREPLY=($(compgen -W "--socket --help --version" -- "$cur"))
+			COMPREPLY=($(compgen -W "--socket --timeout --help --version" -- "$cur"))
 		else
 			COMPREPLY=($(compgen -W "$commands" -- "$cur"))
 		fi

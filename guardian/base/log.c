@@ -21,7 +21,7 @@ static enum log_level log_max = LOG_LVL_INFO;
 static int log_prefix;
 static bool log_journal;
 static int journal_fd = -1;
-static const char *journal_path = LOG_JOURNAL_SOCKET;
+static char journal_path[sizeof(((struct sockaddr_un *)0)->sun_path)] = LOG_JOURNAL_SOCKET;
 static unsigned long long journal_dropped, journal_dropped_said;
 
 bool log_stderr_is_journal(void)
@@ -53,7 +53,7 @@ void log_set_journal(bool on)
 
 void log_set_journal_socket(const char *path)
 {
-	journal_path = path ? path : LOG_JOURNAL_SOCKET;
+	snprintf(journal_path, sizeof(journal_path), "%s", path ? path : LOG_JOURNAL_SOCKET);
 }
 
 unsigned long long log_journal_dropped(void)
@@ -106,7 +106,7 @@ static int journal_send(enum log_level lvl, const char *msg, int err)
 			return -errno;
 	}
 	snprintf(prio, sizeof(prio), "%d", lvl);
-	strncpy(sa.sun_path, journal_path, sizeof(sa.sun_path) - 1);
+	memcpy(sa.sun_path, journal_path, sizeof(sa.sun_path));
 	f = journal_field(entry, sizeof(entry), "MESSAGE", msg);
 	n += f;
 	n += f ? (f = journal_field(entry + n, sizeof(entry) - n, "PRIORITY", prio)) : 0;

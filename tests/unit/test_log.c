@@ -88,29 +88,39 @@ static bool next_entry(int s, struct fields *f)
 	return true;
 }
 
-static int journald_standin(const char *path)
+/* A socket bound in a scratch directory, in journald's place, with the
+ * log pointed at it; journald_standin_end undoes both. */
+static int journald_standin(char *dir, size_t size)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	int s = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 
+	tmptree_new(dir, size, "log");
 	assert_true(s >= 0);
-	strncpy(sa.sun_path, path, sizeof(sa.sun_path) - 1);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/socket", dir);
 	assert_int_equal(bind(s, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	log_setup("guardian-test", LOG_LVL_INFO, 0);
+	log_set_journal_socket(sa.sun_path);
+	log_set_journal(true);
 	return s;
+}
+
+static void journald_standin_end(int s, const char *dir)
+{
+	log_set_journal(false);
+	log_set_journal_socket(NULL);
+	if (s >= 0)
+		close(s);
+	tmptree_remove(dir);
 }
 
 static void lines_are_entries_with_their_fields(void **state)
 {
-	char dir[256], path[300];
+	char dir[256];
 	struct fields f;
 	int s;
 
-	tmptree_new(dir, sizeof(dir), "log");
-	snprintf(path, sizeof(path), "%s/socket", dir);
-	s = journald_standin(path);
-	log_setup("guardian-test", LOG_LVL_INFO, 0);
-	log_set_journal_socket(path);
-	log_set_journal(true);
+	s = journald_standin(dir, sizeof(dir));
 
 	log_info("guarding %d service(s)", 3);
 	log_debug("below the level: not sent");
@@ -131,10 +141,7 @@ static void lines_are_entries_with_their_fields(void **state)
 	assert_string_equal(f.prio, "3");
 	assert_false(next_entry(s, &f));
 
-	log_set_journal(false);
-	log_set_journal_socket(NULL);
-	close(s);
-	tmptree_remove(dir);
+	journald_standin_end(s, dir);
 }
 
 static void on_alarm(int sig)
@@ -149,18 +156,13 @@ static void on_alarm(int sig)
 static void a_journald_that_does_not_read_never_makes_logging_wait(void **state)
 {
 	enum { LINES = 20000 };
-	char dir[256], path[300], want[128];
+	char dir[256], want[128];
 	unsigned long long dropped0 = log_journal_dropped(), dropped;
 	unsigned got = 0;
 	struct fields f;
 	int s;
 
-	tmptree_new(dir, sizeof(dir), "log");
-	snprintf(path, sizeof(path), "%s/socket", dir);
-	s = journald_standin(path);
-	log_setup("guardian-test", LOG_LVL_INFO, 0);
-	log_set_journal_socket(path);
-	log_set_journal(true);
+	s = journald_standin(dir, sizeof(dir));
 
 	/* Far more than the socket's queue holds: a send that waited would
 	 * wait forever, as nothing reads until all are sent. */
@@ -191,10 +193,7 @@ static void a_journald_that_does_not_read_never_makes_logging_wait(void **state)
 	assert_string_equal(f.msg, "and then");
 	assert_false(next_entry(s, &f));
 
-	log_set_journal(false);
-	log_set_journal_socket(NULL);
-	close(s);
-	tmptree_remove(dir);
+	journald_standin_end(s, dir);
 }
 
 static void without_journald_lines_go_to_stderr(void **state)
@@ -203,14 +202,13 @@ static void without_journald_lines_go_to_stderr(void **state)
 	int saved = dup(STDERR_FILENO), fd;
 	ssize_t n;
 
-	tmptree_new(dir, sizeof(dir), "log");
-	snprintf(path, sizeof(path), "%s/no-socket", dir);
+	/* The stand-in's socket goes: nothing listens at the path. */
+	close(journald_standin(dir, sizeof(dir)));
+	snprintf(path, sizeof(path), "%s/socket", dir);
+	unlink(path);
 	snprintf(out, sizeof(out), "%s/stderr", dir);
 	fd = open(out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	assert_true(fd >= 0 && saved >= 0);
-	log_setup("guardian-test", LOG_LVL_INFO, 0);
-	log_set_journal_socket(path);
-	log_set_journal(true);
 	fflush(stderr);
 	dup2(fd, STDERR_FILENO);
 	log_warning("no journald here");
@@ -225,9 +223,7 @@ static void without_journald_lines_go_to_stderr(void **state)
 	close(fd);
 	assert_true(n > 0);
 	assert_string_equal(text, "guardian-test: no journald here\n<3>cannot write: Permission denied\n");
-	log_set_journal(false);
-	log_set_journal_socket(NULL);
-	tmptree_remove(dir);
+	journald_standin_end(-1, dir);
 }
 
 int main(void)

@@ -687,12 +687,14 @@ int main(int argc, char **argv)
 	r = parse_args(argc, argv, &d.opt);
 	if (r != 0)
 		return r > 0 ? 0 : 2;
+	bool stderr_is_journal = log_stderr_is_journal();
+
 	d.opt.journal = strcmp(d.opt.log_target, "journal") == 0 ||
-		  (strcmp(d.opt.log_target, "auto") == 0 && log_stderr_is_journal());
+		  (strcmp(d.opt.log_target, "auto") == 0 && stderr_is_journal);
 	/* In the journal, lines are native entries with their PRIORITY; where
 	 * journald refuses one it goes to stderr, with the "<N>" prefix when
 	 * stderr is the journal stream. */
-	log_setup("guardian", d.opt.verbose ? LOG_LVL_DEBUG : LOG_LVL_INFO, log_stderr_is_journal());
+	log_setup("guardian", d.opt.verbose ? LOG_LVL_DEBUG : LOG_LVL_INFO, stderr_is_journal);
 	if (d.opt.journal && !log_journal_available()) {
 		log_warning("--log-target %s: no journald at %s; logging to stderr, records to the file only",
 			    d.opt.log_target, LOG_JOURNAL_SOCKET);

@@ -218,13 +218,16 @@ static void *writer_main(void *arg)
 			continue;
 		}
 		pthread_mutex_unlock(&a->lock);
+		for (uint64_t i = from; i < to; i++)
+			write_one(a, &a->q[i % QUEUE_MAX], &b);
+		sync_now(a, &b);
+		/* After the whole batch is in the file and synced: the records
+		 * are kept even when journald is stuck. A full journal socket
+		 * makes this thread wait, never the loop; records that come
+		 * meanwhile wait in the queue. */
 		for (uint64_t i = from; i < to; i++) {
 			const struct pending *p = &a->q[i % QUEUE_MAX];
 
-			write_one(a, p, &b);
-			/* After the file: the record is kept even when journald
-			 * is stuck. A full journal socket makes this thread wait,
-			 * never the loop. */
 			if (p->journal) {
 				int r = sd_journal_sendv(p->journal->iov, (int)p->journal->n);
 
@@ -234,7 +237,6 @@ static void *writer_main(void *arg)
 				}
 			}
 		}
-		sync_now(a, &b);
 		pthread_mutex_lock(&a->lock);
 		a->head = to;
 		count_lost(a, b.lost);

@@ -701,19 +701,23 @@ int main(int argc, char **argv)
 		d.opt.journal = false;
 	}
 	log_set_journal(d.opt.journal);
-	/* A host without cgroup v2's memory controller, or policies that do
-	 * not load, stay so until an admin changes them: EX_CONFIG, which the
-	 * unit's RestartPreventExitStatus= keeps from restarting in a loop. */
+	/* A host without cgroup v2's memory controller, or policies that are
+	 * refused (invalid, or in files others could write), stay so until an
+	 * admin changes them: EX_CONFIG, which the unit's
+	 * RestartPreventExitStatus= keeps from restarting in a loop. A file
+	 * that cannot be read now (a late mount, no memory) may be readable
+	 * at the next start: 1. */
 	if (check_host(&d.opt) < 0)
 		return EX_CONFIG;
 	if (d.opt.check_host_only) {
 		printf("%s: cgroup v2 with the memory controller: usable\n", d.opt.cgroup_root);
 		return 0;
 	}
-	if (load_policies(&d.opt, &policies, &n) < 0)
-		return EX_CONFIG;
-	if (d.opt.hooks_file && load_hooks(d.opt.hooks_file, &d.daemon_hooks) < 0)
-		return EX_CONFIG;
+	r = load_policies(&d.opt, &policies, &n);
+	if (r == 0 && d.opt.hooks_file)
+		r = load_hooks(d.opt.hooks_file, &d.daemon_hooks);
+	if (r < 0)
+		return r == -EINVAL || r == -EPERM ? EX_CONFIG : 1;
 	srandom((unsigned)(now_monotonic() ^ (usec_t)getpid()));
 	{
 		rlim_t nofile;

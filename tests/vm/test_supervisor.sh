@@ -147,6 +147,17 @@ check "... saying which pid holds it: $(grep -m1 'another guardian' "$T/second.l
 	grep -q "another guardian (pid $GUARDIAN_PID) is running with the state directory $T/state" "$T/second.log"
 check "... and the first still answers on its socket" "$GUARDCTL" status
 
+# Policies guardian refuses end its start with 78 (EX_CONFIG), which the
+# unit does not restart; the error is at its file:line:key.
+mkdir -p "$T/bad"
+printf 'service: bad\ncommand: [sleep, "1"]\nlimits: {memory_max: lots}\n' >"$T/bad/bad.yaml"
+timeout 30 "$GUARDIAN" --policies "$T/bad" --state-dir "$T/bad-state" --runtime-dir "$T/bad-run" \
+	>"$T/bad.log" 2>&1
+bad=$?
+check "an invalid policy ends guardian's start with 78 ($bad)" [ "$bad" = 78 ]
+check "... naming the file, line and key: $(grep -m1 'bad.yaml' "$T/bad.log")" \
+	grep -q "$T/bad/bad.yaml:3:[0-9]*: limits.memory_max: " "$T/bad.log"
+
 # records ACTION SERVICE: action log lines for that pair.
 records() {
 	python3 - "$LOG" "$1" "$2" <<'PY'

@@ -194,6 +194,9 @@ static int log_path(const char *sock, const char *file, char **ret)
 		*ret = strdup(file);
 		return *ret ? 0 : -ENOMEM;
 	}
+	/* The daemon only names the file; the records are there without it,
+	 * so a daemon that does not answer soon is not waited for. */
+	request_limit_timeout(3 * USEC_PER_SEC);
 	if (request(sock, "status", NULL, &reply) == 0) {
 		*ret = strdup(get_str(reply, "action_log", DEFAULT_ACTION_LOG));
 		json_object_put(reply);

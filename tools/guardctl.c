@@ -2,6 +2,7 @@
  * daemon, and status/start/stop through the control socket. */
 #include <getopt.h>
 #include <json-c/json.h>
+#include <limits.h>
 #include <math.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -159,12 +160,14 @@ static int connect_daemon(const char *path)
 	return -err;
 }
 
-static void say_timed_out(const char *socket_path, const char *cmd)
+/* sent: the request went out (else the connect timed out, guardian not
+ * accepting). */
+static void say_timed_out(const char *socket_path, const char *cmd, bool sent)
 {
-	fprintf(stderr, "guardctl %s: no answer from guardian at %s within %gs: it may be stuck (see its log, "
+	fprintf(stderr, "guardctl %s: no answer from guardian at %s within %gs%s: it may be stuck (see its log, "
 			"journalctl -u guardian); --timeout waits longer, 0 for ever\n",
-		cmd, socket_path, (double)request_timeout / USEC_PER_SEC);
-	if (strcmp(cmd, "status") && strcmp(cmd, "explain"))
+		cmd, socket_path, (double)request_timeout / USEC_PER_SEC, sent ? "" : " (it took no connection)");
+	if (sent && strcmp(cmd, "status") && strcmp(cmd, "explain"))
 		fprintf(stderr, "guardctl %s: the command was sent; guardian carries it out when it gets to it\n",
 			cmd);
 }
@@ -178,9 +181,12 @@ static int wait_readable(int fd, usec_t deadline)
 		int ms = -1, r;
 
 		if (deadline) {
+			usec_t left_ms;
+
 			if (now >= deadline)
 				return 0;
-			ms = (int)((deadline - now + USEC_PER_MSEC - 1) / USEC_PER_MSEC);
+			left_ms = (deadline - now + USEC_PER_MSEC - 1) / USEC_PER_MSEC;
+			ms = left_ms > INT_MAX ? INT_MAX : (int)left_ms;
 		}
 		r = poll(&p, 1, ms);
 		if (r > 0)
@@ -188,6 +194,12 @@ static int wait_readable(int fd, usec_t deadline)
 		if (r < 0 && errno != EINTR)
 			return 1; /* the read says what is wrong */
 	}
+}
+
+void request_limit_timeout(usec_t max)
+{
+	if (!timeout_given && (!request_timeout || request_timeout > max))
+		request_timeout = max;
 }
 
 void request_set_timeout(const char *cmd)
@@ -209,7 +221,7 @@ int request(const char *socket_path, const char *cmd, const char *service,
 	int r;
 
 	if (fd == -ETIMEDOUT)
-		say_timed_out(socket_path, cmd);
+		say_timed_out(socket_path, cmd, false);
 	if (fd < 0) {
 		json_object_put(req);
 		return fd;
@@ -231,7 +243,7 @@ int request(const char *socket_path, const char *cmd, const char *service,
 			buf = n;
 		}
 		if (!wait_readable(fd, deadline)) {
-			say_timed_out(socket_path, cmd);
+			say_timed_out(socket_path, cmd, true);
 			return -ETIMEDOUT;
 		}
 		ssize_t n = read(fd, buf + len, cap - len - 1);

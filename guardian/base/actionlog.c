@@ -465,8 +465,9 @@ static bool queue_has_room(struct actionlog *a, size_t len)
 		    (a->tail == a->freed || a->held + len <= QUEUE_BYTES_MAX);
 
 	if (!room && !a->said_full)
-		log_warning("%s: %llu records wait for the disk; dropping new ones until it takes them",
-			    a->path, (unsigned long long)(a->tail - a->freed));
+		log_warning("%s: %llu records wait for the disk%s; dropping new ones until they are taken",
+			    a->path, (unsigned long long)(a->tail - a->freed),
+			    a->journal ? " (or for journald, whose entries they are too)" : "");
 	a->said_full = !room;
 	return room;
 }

@@ -430,9 +430,10 @@ static struct hook_run *start_one(struct hooks *h, const struct hook *hook, cons
 		siginfo_t si;
 
 		/* Reaped here, or it would stay a zombie: a child SIGKILLed
-		 * right after its start is gone at once. */
-		(void)syscall(SYS_pidfd_send_signal, sr.pidfd, SIGKILL, NULL, 0);
-		(void)waitid((idtype_t)P_PIDFD, (id_t)sr.pidfd, &si, WEXITED);
+		 * right after its start is gone at once. Without the kill
+		 * (it cannot fail on a child of ours) the wait could last. */
+		if (syscall(SYS_pidfd_send_signal, sr.pidfd, SIGKILL, NULL, 0) == 0 || errno == ESRCH)
+			(void)waitid((idtype_t)P_PIDFD, (id_t)sr.pidfd, &si, WEXITED);
 		close(sr.pidfd);
 		record_run(r, "could not watch it (killed)", NULL);
 		run_free(r);

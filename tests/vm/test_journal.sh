@@ -23,9 +23,13 @@ jcount() { jctl "$@" -o cat | grep -c .; }
 jhas() { [ "$(jcount "$@")" -gt 0 ]; }
 
 mkdir -p /run/systemd/journal "$JDIR"
+# The datagram queue journald's socket gets, as systemd sets it on a real
+# host (sysctl.d/50-default.conf); the kernel's own default is 10.
+echo 512 >/proc/sys/net/unix/max_dgram_qlen
 "$JOURNALD" >"$T/journald.log" 2>&1 &
 JOURNALD_PID=$!
-trap '_st=$?; guardian_cleanup; kill "$JOURNALD_PID" 2>/dev/null; (exit $_st); _lib_cleanup' EXIT
+# CONT first: a guardian waiting on a stopped journald could not end.
+trap '_st=$?; kill -CONT "$JOURNALD_PID" 2>/dev/null; guardian_cleanup; kill "$JOURNALD_PID" 2>/dev/null; (exit $_st); _lib_cleanup' EXIT
 check "systemd-journald listens on the native socket" \
 	wait_for 30000 test -S /run/systemd/journal/socket
 # journald has written its own start-up entry once its journal file is open.
@@ -90,7 +94,7 @@ check "journalctl MESSAGE_ID= lists only the acted records" \
 	[ "$(jcount MESSAGE_ID="$MID_RESTART" MESSAGE_ID="$MID_KILL" GUARDIAN_SERVICE=leak GUARDIAN_SOURCE=engine)" = "$(wc -l <"$T/records.jsonl")" ]
 
 # A journald that stops reading (SIGSTOP: its socket's queue is full after
-# net.unix.max_dgram_qlen datagrams, 10 here) must not stall guardian: a
+# net.unix.max_dgram_qlen datagrams, 512) must not stall guardian: a
 # crash loop goes on being restarted, and guardian answers, while its log
 # lines are dropped and counted; once journald reads again the count
 # comes first, and the records held back meanwhile reach actions.jsonl.
@@ -109,7 +113,13 @@ status_key() { "$GUARDCTL" status --json | python3 -c 'import json,sys; print(js
 dropped=$(status_key log_journal_dropped)
 diag "restarts $r0 -> $(svc_field crasher restarts) with journald stopped; log lines dropped: $dropped"
 check "the log lines journald had no room for are counted" [ "${dropped:-0}" -gt 0 ]
+# crasher is stopped before journald reads again: the records that come
+# after that are only the held-back ones, its exits' and restarts'.
+check "guardctl stop crasher, with journald stopped" "$GUARDCTL" stop crasher
+r_end=$(svc_field crasher restarts)
 records_stalled=$(grep -c '"service":"crasher"' "$LOG")
+crasher_restart_records() { grep '"service":"crasher"' "$LOG" | grep -c '"action":"restart"'; }
+diag "crasher: $r_end restarts; $(crasher_restart_records) restart records in actions.jsonl before SIGCONT"
 kill -CONT "$JOURNALD_PID"
 # The count in the warning is at least what status said before SIGCONT
 # (lines went on being dropped until journald read again).
@@ -125,9 +135,10 @@ lines_after_count() {
 		awk '/^journald was not reading/ { seen = 1; next } seen && /^crasher: restarting in/ { n++ } END { exit !(n > 0) }'
 }
 check "and then guardian's lines again" wait_for 30000 lines_after_count
-records_past() { [ "$(grep -c '"service":"crasher"' "$LOG")" -gt "$1" ]; }
-check "the records held back meanwhile reach actions.jsonl ($records_stalled then)" \
-	wait_for 30000 records_past "$records_stalled"
+all_restarts_recorded() { [ "$(crasher_restart_records)" -ge "$r_end" ]; }
+check "the records held back reach actions.jsonl: one restart record per restart ($r_end)" \
+	wait_for 30000 all_restarts_recorded
+diag "crasher: $(crasher_restart_records) restart records after SIGCONT ($records_stalled crasher records before)"
 check "none was lost" [ "$(status_key action_log_lost)" = 0 ]
 
 guardian_kill

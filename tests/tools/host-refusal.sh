@@ -2,7 +2,7 @@
 # guardian on a host without a usable cgroup v2 memory controller (here a
 # directory that is no cgroup2 mount, as on a hybrid host): it refuses to
 # start with exit 78, says why and what to change, and the unit it ships
-# does not restart it for that exit.
+# does not restart it for that exit (nor for a failed check before it).
 # Usage: host-refusal.sh GUARDIAN UNIT-FILE
 set -u
 guardian=$1 unit=$2
@@ -26,4 +26,8 @@ desc="nothing was written in the state or runtime directory"
 ok [ -z "$(ls -A "$t/state" "$t/run" | grep -v ':$' | grep .)" ]
 desc="the unit does not restart guardian for exit 78"
 ok grep -qxE 'RestartPreventExitStatus=(.* )?78( .*)?' "$unit"
+# RestartPreventExitStatus= sees only the main process: a check before it
+# that failed would be restarted in a loop.
+desc="the unit has no ExecStartPre= whose failure it would restart"
+ok bash -c "! grep -q '^ExecStartPre=' '$unit'"
 exit $fail

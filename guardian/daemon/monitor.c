@@ -707,6 +707,15 @@ static void add_pressure(struct json_object *o, struct monitor *m)
 
 /* Oldest first, each point's age from now; the last sample is the final
  * point when it is newer than the ring's last. */
+static void history_point_add(struct json_object *pts, usec_t now, usec_t at, uint64_t working_set)
+{
+	struct json_object *pt = json_object_new_object();
+
+	json_object_object_add(pt, "ago_ms", json_object_new_int64(now > at ? (int64_t)((now - at) / 1000) : 0));
+	json_object_object_add(pt, "working_set", json_object_new_uint64(working_set));
+	json_object_array_add(pts, pt);
+}
+
 static struct json_object *history_json(const struct monitor *m)
 {
 	struct json_object *o = json_object_new_object(), *pts = json_object_new_array();
@@ -715,19 +724,12 @@ static struct json_object *history_json(const struct monitor *m)
 
 	for (size_t i = 0; i < m->hist.n; i++) {
 		const struct history_point *p = history_at(&m->hist, i);
-		struct json_object *pt = json_object_new_object();
 
-		json_object_object_add(pt, "ago_ms", json_object_new_int64(now > p->at ? (int64_t)((now - p->at) / 1000) : 0));
-		json_object_object_add(pt, "working_set", json_object_new_uint64(p->working_set));
-		json_object_array_add(pts, pt);
+		history_point_add(pts, now, p->at, p->working_set);
 	}
-	if (s && (!m->hist.n || s->at > history_at(&m->hist, m->hist.n - 1)->at)) {
-		struct json_object *pt = json_object_new_object();
-
-		json_object_object_add(pt, "ago_ms", json_object_new_int64(now > s->at ? (int64_t)((now - s->at) / 1000) : 0));
-		json_object_object_add(pt, "working_set", json_object_new_uint64(engine_working_set(s)));
-		json_object_array_add(pts, pt);
-	}
+	/* The newest sample, when the ring has not taken it yet. */
+	if (s && (!m->hist.n || s->at > history_at(&m->hist, m->hist.n - 1)->at))
+		history_point_add(pts, now, s->at, engine_working_set(s));
 	json_object_object_add(o, "step_ms", json_object_new_int64(HISTORY_STEP / 1000));
 	json_object_object_add(o, "points", pts);
 	return o;

@@ -702,8 +702,8 @@ int main(int argc, char **argv)
 	}
 	log_set_journal(d.opt.journal);
 	/* A host without cgroup v2's memory controller, or policies that are
-	 * refused (invalid, or in files others could write), stay so until an
-	 * admin changes them: EX_CONFIG, which the unit's
+	 * refused (invalid, too large, or in files or a directory not root's
+	 * or writable by others), stay so until an admin changes them: EX_CONFIG, which the unit's
 	 * RestartPreventExitStatus= keeps from restarting in a loop. A file
 	 * that cannot be read now (a late mount, no memory) may be readable
 	 * at the next start: 1. */
@@ -717,7 +717,7 @@ int main(int argc, char **argv)
 	if (r == 0 && d.opt.hooks_file)
 		r = load_hooks(d.opt.hooks_file, &d.daemon_hooks);
 	if (r < 0)
-		return r == -EINVAL || r == -EPERM ? EX_CONFIG : 1;
+		return r == -EINVAL || r == -EPERM || r == -EFBIG ? EX_CONFIG : 1;
 	srandom((unsigned)(now_monotonic() ^ (usec_t)getpid()));
 	{
 		rlim_t nofile;

@@ -284,17 +284,25 @@ static int load_entries(const char *dir, const struct host_limits *host, struct 
 
 	for (int i = 0; i < n; i++) {
 		_cleanup_free_ char *path = NULL;
+		int e;
 
 		if (asprintf(&path, "%s%s%s", dir, sep, ents[i]->d_name) < 0) {
 			path = NULL;
 			r = -ENOMEM;
 			break;
 		}
-		/* Keep going after a bad file: the user fixes all of them at once. */
-		if (load_file(path, host, &v[k], d) < 0)
-			r = -EINVAL;
-		else
+		/* Keep going after a bad file: the user fixes all of them at
+		 * once. A refused file (-EINVAL, -EPERM, -EFBIG) is an admin's
+		 * to fix; one that could not be read now (-EACCES, -EIO, a
+		 * dangling link, no memory) wins, as it may read at the next
+		 * try. */
+		e = load_file(path, host, &v[k], d);
+		if (e == 0)
 			k++;
+		else if (e != -EINVAL && e != -EPERM && e != -EFBIG)
+			r = e;
+		else if (r == 0)
+			r = -EINVAL;
 	}
 	*ret_n = k;
 	return r;

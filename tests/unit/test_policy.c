@@ -851,6 +851,30 @@ static void test_dir_duplicate_service_names_both_files(void **state)
 	assert_string_equal(d.msgs[0], "dup/b.yaml:2:10: service: 'web' is already defined in dup/a.yaml:1:10");
 }
 
+/* What the daemon's exit status rests on: a refused set is -EINVAL (an
+ * admin's to fix), but a file that cannot be read now (here a link into a
+ * mount not there yet) is its own errno, even beside an invalid file. */
+static void test_dir_unreadable_file_is_not_an_invalid_one(void **state)
+{
+	_cleanup_diag_ struct diag d = { 0 }, d2 = { 0 };
+	struct policy **v = NULL;
+	char dir[256], path[300];
+	size_t n = 0;
+
+	tmptree_new(dir, sizeof(dir), "policyread");
+	chmod(dir, 0755);
+	snprintf(path, sizeof(path), "%s/a.yaml", dir);
+	tmptree_write(path, "service: a\ncommand: [sleep, '1']\nlimits: {memory_max: lots}\n");
+	chmod(path, 0644);
+	assert_int_equal(policy_load_dir(dir, &v, &n, &d), -EINVAL);
+	snprintf(path, sizeof(path), "%s/b.yaml", dir);
+	assert_int_equal(symlink("/nonexistent/guardian/b.yaml", path), 0);
+	assert_int_equal(policy_load_dir(dir, &v, &n, &d2), -ENOENT);
+	assert_null(v);
+	assert_int_equal(d2.n, 2); /* both files are still said */
+	tmptree_remove(dir);
+}
+
 static void test_dir_checks_every_file_after_an_error(void **state)
 {
 	_cleanup_diag_ struct diag d = { 0 };
@@ -1016,6 +1040,7 @@ int main(void)
 		cmocka_unit_test(test_dir_loads_yaml_and_yml_sorted_skipping_hidden),
 		cmocka_unit_test(test_dir_duplicate_service_names_both_files),
 		cmocka_unit_test(test_dir_checks_every_file_after_an_error),
+		cmocka_unit_test(test_dir_unreadable_file_is_not_an_invalid_one),
 		cmocka_unit_test(test_mode_rule_refuses_group_or_world_writable_for_root_only),
 		cmocka_unit_test(test_world_writable_copy_refused_when_root),
 	};

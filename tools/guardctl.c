@@ -23,6 +23,10 @@
  * limit. timeout_given: --timeout was given, for every command. */
 static usec_t request_timeout = DEFAULT_TIMEOUT;
 static bool timeout_given;
+/* The command as the user gave it, for messages (log asks "status"). */
+static const char *command_name;
+/* Past a year, a limit is none. */
+#define TIMEOUT_MAX (365 * 24 * 3600 * USEC_PER_SEC)
 
 static void usage(FILE *out)
 {
@@ -50,8 +54,9 @@ static void usage(FILE *out)
 		"Options:\n"
 		"  --socket PATH             control socket of the daemon\n"
 		"  --timeout DURATION        give up on an answer after DURATION (30s, 2m, or\n"
-		"                            seconds; 0: wait for ever); default 30s for status,\n"
-		"                            log, explain and top, no limit for the others\n"
+		"                            seconds; 0 or over a year: wait for ever); default\n"
+		"                            30s for status, explain and top, 3s for log to ask\n"
+		"                            where the action log is, no limit for the others\n"
 		"  --help, --version\n");
 }
 
@@ -164,12 +169,14 @@ static int connect_daemon(const char *path)
  * accepting). */
 static void say_timed_out(const char *socket_path, const char *cmd, bool sent)
 {
+	const char *name = command_name ? command_name : cmd;
+
 	fprintf(stderr, "guardctl %s: no answer from guardian at %s within %gs%s: it may be stuck (see its log, "
 			"journalctl -u guardian); --timeout waits longer, 0 for ever\n",
-		cmd, socket_path, (double)request_timeout / USEC_PER_SEC, sent ? "" : " (it took no connection)");
+		name, socket_path, (double)request_timeout / USEC_PER_SEC, sent ? "" : " (it took no connection)");
 	if (sent && strcmp(cmd, "status") && strcmp(cmd, "explain"))
 		fprintf(stderr, "guardctl %s: the command was sent; guardian carries it out when it gets to it\n",
-			cmd);
+			name);
 }
 
 /* Waits for fd to be readable until deadline (0: none): 1, or 0 past it. */
@@ -204,6 +211,7 @@ void request_limit_timeout(usec_t max)
 
 void request_set_timeout(const char *cmd)
 {
+	command_name = cmd;
 	if (!timeout_given && cmd && strcmp(cmd, "status") && strcmp(cmd, "log") && strcmp(cmd, "explain") &&
 	    strcmp(cmd, "top"))
 		request_timeout = 0;
@@ -442,19 +450,22 @@ static int cmd_daemon(const char *sock, const char *cmd, int argc, char **argv)
 	return 0;
 }
 
-/* --timeout: a duration, a number of seconds, or 0. */
+/* --timeout: a duration, a number of seconds, or 0; past a year, 0. */
 static int parse_timeout(const char *s, usec_t *ret)
 {
 	char *end;
 	double v;
 
-	if (parse_duration(s, ret) == 0)
+	if (parse_duration(s, ret) == 0) {
+		if (*ret > TIMEOUT_MAX)
+			*ret = 0;
 		return 0;
+	}
 	errno = 0;
 	v = strtod(s, &end);
-	if (errno || end == s || *end || !isfinite(v) || v < 0 || v > 86400.0 * 365)
+	if (errno || end == s || *end || !isfinite(v) || v < 0)
 		return -EINVAL;
-	*ret = (usec_t)(v * USEC_PER_SEC);
+	*ret = v > (double)TIMEOUT_MAX / USEC_PER_SEC ? 0 : (usec_t)(v * USEC_PER_SEC);
 	return 0;
 }
 

@@ -705,8 +705,7 @@ static void add_pressure(struct json_object *o, struct monitor *m)
 	json_object_object_add(o, "memory_events_since_start", ev);
 }
 
-/* Oldest first, each point's age from now; the last sample is the final
- * point when it is newer than the ring's last. */
+/* One point: its age from now and the working set. */
 static void history_point_add(struct json_object *pts, usec_t now, usec_t at, uint64_t working_set)
 {
 	struct json_object *pt = json_object_new_object();
@@ -716,6 +715,8 @@ static void history_point_add(struct json_object *pts, usec_t now, usec_t at, ui
 	json_object_array_add(pts, pt);
 }
 
+/* Oldest first, each point's age from now; the last sample is the final
+ * point when it is newer than the ring's last. */
 static struct json_object *history_json(const struct monitor *m)
 {
 	struct json_object *o = json_object_new_object(), *pts = json_object_new_array();

@@ -717,7 +717,7 @@ int main(int argc, char **argv)
 	if (r == 0 && d.opt.hooks_file)
 		r = load_hooks(d.opt.hooks_file, &d.daemon_hooks);
 	if (r < 0)
-		return r == -EINVAL || r == -EPERM || r == -EFBIG ? EX_CONFIG : 1;
+		return policy_load_refused(r) ? EX_CONFIG : 1;
 	srandom((unsigned)(now_monotonic() ^ (usec_t)getpid()));
 	{
 		rlim_t nofile;

@@ -292,14 +292,12 @@ static int load_entries(const char *dir, const struct host_limits *host, struct 
 			break;
 		}
 		/* Keep going after a bad file: the user fixes all of them at
-		 * once. A refused file (-EINVAL, -EPERM, -EFBIG) is an admin's
-		 * to fix; one that could not be read now (-EACCES, -EIO, a
-		 * dangling link, no memory) wins, as it may read at the next
-		 * try. */
+		 * once. A file that could not be read now wins over a refused
+		 * one, as it may read at the next try. */
 		e = load_file(path, host, &v[k], d);
 		if (e == 0)
 			k++;
-		else if (e != -EINVAL && e != -EPERM && e != -EFBIG)
+		else if (!policy_load_refused(e))
 			r = e;
 		else if (r == 0)
 			r = -EINVAL;

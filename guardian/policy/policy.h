@@ -2,6 +2,7 @@
  * compiled. A struct policy that exists has passed every check. */
 #pragma once
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -290,6 +291,13 @@ int policy_load_buffer_at(const char *path, const char *proc_root, const char *b
  * checked even after an error; service names must be unique. On error no
  * policies are returned. */
 int policy_load_dir(const char *dir, struct policy ***ret, size_t *ret_n, struct diag *d);
+/* Whether a load's error is a refusal, an admin's to fix (invalid, too
+ * large, not root's or writable by others), rather than a file that could
+ * not be read now (EACCES, EIO, a dangling link, no memory). */
+static inline bool policy_load_refused(int r)
+{
+	return r == -EINVAL || r == -EPERM || r == -EFBIG;
+}
 int policy_load_dir_at(const char *dir, const char *proc_root, struct policy ***ret, size_t *ret_n,
 		       struct diag *d);
 

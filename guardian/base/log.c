@@ -159,16 +159,13 @@ void log_setup(const char *ident, enum log_level max, int journal_prefix)
 static void log_v(enum log_level lvl, int err, const char *fmt, va_list ap)
 {
 	char msg[2048];
+	int len;
 
 	if (lvl > log_max)
 		return;
-	if (err) {
-		int len = vsnprintf(msg, sizeof(msg), fmt, ap);
-
-		if (len >= 0 && (size_t)len < sizeof(msg))
-			snprintf(msg + len, sizeof(msg) - (size_t)len, ": %s", strerror(abs(err)));
-	} else
-		vsnprintf(msg, sizeof(msg), fmt, ap);
+	len = vsnprintf(msg, sizeof(msg), fmt, ap);
+	if (err && len >= 0 && (size_t)len < sizeof(msg))
+		snprintf(msg + len, sizeof(msg) - (size_t)len, ": %s", strerror(abs(err)));
 	/* Where journald cannot take it, the line still goes to stderr. */
 	if (log_journal && log_to_journal(lvl, msg, err) == 0)
 		return;

@@ -318,7 +318,7 @@ static struct hook shell_hook(char **argv, unsigned on, usec_t timeout, unsigned
 static void test_after_hooks_run_are_recorded_and_rate_limited(void **state)
 {
 	struct runner t;
-	char script[512], out[600], text[256] = "";
+	char script[800], out[600], text[256] = "";
 	char *argv[] = { "/bin/sh", "-c", script, NULL };
 	struct hook after;
 	struct hookset hs = { .after = &after, .n_after = 1 };
